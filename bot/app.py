@@ -1,0 +1,45 @@
+"""The Flask application factory: nothing is built at import time."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from flask import Flask, Response
+from sqlalchemy import Engine
+from werkzeug.exceptions import HTTPException
+
+from bot.inbox import Inbox
+from bot.webhook import blueprint as webhook_blueprint
+from config.settings import Settings, get_settings
+from handlers import build_router
+from models.db import make_engine
+
+log = logging.getLogger(__name__)
+
+
+def create_app(
+    settings: Settings | None = None,
+    *,
+    engine: Engine | None = None,
+    services: dict[str, Any] | None = None,
+) -> Flask:
+    """Build the web app; tests pass their own settings, engine and services."""
+    settings = settings or get_settings()
+    engine = engine or make_engine(settings.resolved_database_url)
+    app = Flask(__name__)
+    # Flask answers 413 itself for bodies over this, before any view reads them.
+    app.config["MAX_CONTENT_LENGTH"] = settings.max_body_bytes
+    inbox = Inbox(engine, settings, build_router(), services=services)
+    app.extensions["grievance"] = {"settings": settings, "engine": engine, "inbox": inbox}
+    app.register_blueprint(webhook_blueprint)
+
+    @app.get("/healthz")
+    def healthz() -> Response:
+        return Response("ok", mimetype="text/plain")
+
+    @app.errorhandler(HTTPException)
+    def http_error(exc: HTTPException) -> Response:
+        return Response(exc.name.lower(), status=exc.code or 500, mimetype="text/plain")
+
+    return app

@@ -1,0 +1,123 @@
+"""The `grievance-bot` command."""
+
+from __future__ import annotations
+
+import logging
+import sys
+
+import click
+import requests
+
+from bot.phone import Phone, message_xml, reply_text, text_fields
+from config.settings import ProductionConfigError, Settings, get_settings
+from models.db import make_engine
+from models.migrate import upgrade
+
+log = logging.getLogger("grievance_bot")
+
+
+def _configure_logging(settings: Settings) -> None:
+    logging.basicConfig(
+        level=settings.log_level.upper(),
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+
+
+def _settings_for_run() -> Settings:
+    """Settings checked for production, with development credentials filled in otherwise."""
+    settings = get_settings()
+    try:
+        settings.check_production()
+    except ProductionConfigError as exc:
+        raise click.ClickException(f"refusing to start in production: {exc}") from exc
+    return settings.with_development_credentials()
+
+
+@click.group()
+def main() -> None:
+    """grievance-bot: 邻长's WeChat messages to tracked grievance tickets."""
+
+
+@main.command()
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=8000, show_default=True, type=int)
+@click.option("--threads", default=8, show_default=True, type=int)
+def serve(host: str, port: int, threads: int) -> None:
+    """Run the webhook server (and, later, the worker) on this machine."""
+    from waitress import serve as waitress_serve
+
+    from bot.app import create_app
+
+    settings = _settings_for_run()
+    _configure_logging(settings)
+    settings.instance_path.mkdir(parents=True, exist_ok=True)
+    engine = make_engine(settings.resolved_database_url)
+    upgrade(engine)
+    if not settings.is_production and not get_settings().has_wechat_credentials:
+        _announce_development(settings, host, port)
+    app = create_app(settings, engine=engine)
+    click.echo(f"grievance-bot listening on http://{host}:{port}/wechat and /wecom")
+    waitress_serve(app, host=host, port=port, threads=threads, ident="grievance-bot")
+
+
+def _announce_development(settings: Settings, host: str, port: int) -> None:
+    banner = [
+        "=" * 70,
+        "DEVELOPMENT MODE: no WeChat credentials are set, so this server uses",
+        f"development ones kept in {settings.instance_path / 'dev-credentials.json'}.",
+        f"  公众号 URL     http://{host}:{port}/wechat   Token {settings.wechat_token}",
+        f"  企业微信 URL   http://{host}:{port}/wecom    Token {settings.wecom_token}",
+        "Talk to it with:  grievance-bot chat --as demo-openid 帮助",
+        "Set GRIEVANCE_ENV=production and real credentials before going live.",
+        "=" * 70,
+    ]
+    click.echo("\n".join(banner))
+
+
+@main.group()
+def db() -> None:
+    """Database schema."""
+
+
+@db.command("upgrade")
+def db_upgrade() -> None:
+    """Apply every pending migration."""
+    settings = get_settings()
+    settings.instance_path.mkdir(parents=True, exist_ok=True)
+    engine = make_engine(settings.resolved_database_url)
+    upgrade(engine)
+    click.echo(f"database at the newest schema: {engine.url.render_as_string(hide_password=True)}")
+
+
+@main.command()
+@click.option("--as", "sender", required=True, help="The openid (or WeCom userid) to send as.")
+@click.option(
+    "--wecom", is_flag=True, help="Send through the 企业微信 callback instead of the 公众号."
+)
+@click.option(
+    "--url", default="http://127.0.0.1:8000", show_default=True, help="The running server."
+)
+@click.argument("text", nargs=-1, required=True)
+def chat(sender: str, wecom: bool, url: str, text: tuple[str, ...]) -> None:
+    """Send TEXT as a phone would (signed, and encrypted in safe mode) and print the reply."""
+    settings = get_settings().with_development_credentials()
+    phone = Phone(settings, wecom=wecom)
+    fields = text_fields(sender, " ".join(text))
+    if wecom:
+        fields["ToUserName"] = settings.wecom_corp_id
+        fields["AgentID"] = settings.wecom_agent_id
+    signed = phone.sign(message_xml(fields))
+    try:
+        response = requests.post(
+            url.rstrip("/") + phone.path, params=signed.query, data=signed.body, timeout=10
+        )
+    except requests.RequestException as exc:
+        raise click.ClickException(f"cannot reach {url}: {exc}") from exc
+    if response.status_code != 200:
+        raise click.ClickException(f"server answered {response.status_code}: {response.text[:200]}")
+    reply = reply_text(phone.open_reply(signed, response.text))
+    click.echo(reply or "(no reply: the server answered success)")
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,136 @@
+"""Settings read from GRIEVANCE_* environment variables and an optional `.env` file."""
+
+from __future__ import annotations
+
+import json
+import secrets
+import string
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+# Values people leave in example files; production refuses to start with them.
+PLACEHOLDER_SECRETS = frozenset(
+    {"", "changeme", "change-me", "token", "secret", "xxx", "your-token", "placeholder", "test"}
+)
+DEV_CREDENTIALS_FILE = "dev-credentials.json"
+
+
+class ProductionConfigError(RuntimeError):
+    """Raised when production mode is asked for with missing or placeholder secrets."""
+
+
+class Settings(BaseSettings):
+    """Every setting of the bot; see the README's table for what each one does."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="GRIEVANCE_", env_file=".env", env_file_encoding="utf-8", extra="ignore"
+    )
+
+    env: Literal["development", "production"] = "development"
+    instance_path: Path = Path("instance")
+    database_url: str | None = None
+
+    wechat_token: str | None = None
+    wechat_aes_key: str | None = None
+    wechat_aes_key_previous: str | None = None
+    wechat_appid: str | None = None
+    wechat_secret: str | None = None
+    wechat_max_clock_skew: int = Field(default=300, ge=0)
+
+    wecom_corp_id: str | None = None
+    wecom_token: str | None = None
+    wecom_aes_key: str | None = None
+    wecom_agent_id: str | None = None
+    wecom_secret: str | None = None
+
+    max_body_bytes: int = Field(default=64 * 1024, gt=0)
+    log_level: str = "INFO"
+
+    @property
+    def resolved_database_url(self) -> str:
+        """The database URL, defaulting to a SQLite file in the instance folder."""
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{(self.instance_path / 'grievance.sqlite3').resolve()}"
+
+    @property
+    def has_wechat_credentials(self) -> bool:
+        """True when a 公众号 or a 企业微信 app is configured."""
+        return bool(self.wechat_token or self.wecom_token)
+
+    @property
+    def is_production(self) -> bool:
+        return self.env == "production"
+
+    def check_production(self) -> None:
+        """Refuse to run in production on missing or placeholder secrets."""
+        if not self.is_production:
+            return
+        problems: list[str] = []
+        if not (self.wechat_token or self.wecom_token):
+            problems.append("neither GRIEVANCE_WECHAT_TOKEN nor GRIEVANCE_WECOM_TOKEN is set")
+        groups = {
+            "WECHAT": (self.wechat_token, ["token", "appid"]),
+            "WECOM": (self.wecom_token, ["token", "corp_id", "aes_key"]),
+        }
+        for prefix, (enabled, required) in groups.items():
+            if not enabled:
+                continue
+            for name in required:
+                value = getattr(self, f"{prefix.lower()}_{name}")
+                if _is_placeholder(value):
+                    problems.append(
+                        f"GRIEVANCE_{prefix}_{name.upper()} is missing or a placeholder"
+                    )
+        for name in ("wechat_aes_key", "wechat_aes_key_previous", "wecom_aes_key"):
+            value = getattr(self, name)
+            if value and len(value) != 43:
+                problems.append(f"GRIEVANCE_{name.upper()} must be 43 characters long")
+        if problems:
+            raise ProductionConfigError("; ".join(problems))
+
+    def with_development_credentials(self) -> Settings:
+        """Fill missing WeChat credentials from the instance's development file (made if absent)."""
+        if self.is_production or self.has_wechat_credentials:
+            return self
+        creds = load_or_create_dev_credentials(self.instance_path)
+        return self.model_copy(update=creds)
+
+
+def _is_placeholder(value: str | None) -> bool:
+    return value is None or value.strip().lower() in PLACEHOLDER_SECRETS
+
+
+def _random_aes_key() -> str:
+    alphabet = string.ascii_letters + string.digits
+    return "".join(secrets.choice(alphabet) for _ in range(43))
+
+
+def load_or_create_dev_credentials(instance_path: Path) -> dict[str, str]:
+    """Development-mode credentials kept in the instance folder so `chat` can sign like WeChat."""
+    path = instance_path / DEV_CREDENTIALS_FILE
+    if path.exists():
+        data: dict[str, str] = json.loads(path.read_text(encoding="utf-8"))
+        return data
+    data = {
+        "wechat_token": "dev-" + secrets.token_hex(8),
+        "wechat_aes_key": _random_aes_key(),
+        "wechat_appid": "wxdevelopment0000",
+        "wecom_token": "dev-" + secrets.token_hex(8),
+        "wecom_aes_key": _random_aes_key(),
+        "wecom_corp_id": "wwdevelopment0000",
+        "wecom_agent_id": "1000002",
+    }
+    instance_path.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(data, indent=2), encoding="utf-8")
+    return data
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """The process's settings, read once."""
+    return Settings()

@@ -1,0 +1,114 @@
+"""A small router: handlers register for a message type and a filter; first match wins."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from sqlmodel import Session
+
+from config.settings import Settings
+
+
+@dataclass(frozen=True)
+class Message:
+    """What a phone sent, independent of the web layer and of the channel's encryption."""
+
+    channel: str  # "wechat" (公众号) or "wecom" (企业微信)
+    sender: str  # openid or WeCom userid
+    type: str  # text, image, voice, video, shortvideo, location, link, file, event, unknown
+    created_at: datetime
+    content: str = ""  # text, or voice recognition when WeChat gave one
+    event: str | None = None  # lower-case event name for type "event"
+    event_key: str | None = None
+    media_id: str | None = None
+    picture_url: str | None = None
+    latitude: float | None = None
+    longitude: float | None = None
+    label: str | None = None  # location label, link title, file name
+    msg_id: str | None = None
+    raw: Any = None  # the wechatpy message object, for handlers that need a rare field
+
+
+@dataclass
+class Context:
+    """What a handler may use: the one transaction of this message, settings, time and services."""
+
+    session: Session
+    settings: Settings
+    now: datetime
+    services: dict[str, Any] = field(default_factory=dict)
+
+
+Reply = str | None
+# A handler that took the message but has nothing to say returns this: WeChat gets `success`.
+NO_REPLY = ""
+Handler = Callable[[Message, Context], Reply]
+Filter = Callable[[Message, Context], bool]
+
+
+@dataclass(frozen=True)
+class Route:
+    msg_type: str  # a message type, or "*" for any
+    handler: Handler
+    filter: Filter | None = None
+
+
+class Router:
+    """Handlers in priority order; `dispatch` runs the first whose type and filter match."""
+
+    def __init__(self) -> None:
+        self.routes: list[Route] = []
+
+    def on(self, msg_type: str, filter: Filter | None = None) -> Callable[[Handler], Handler]:
+        """Register the decorated handler and return it unchanged."""
+
+        def register(handler: Handler) -> Handler:
+            self.add(msg_type, handler, filter)
+            return handler
+
+        return register
+
+    def add(self, msg_type: str, handler: Handler, filter: Filter | None = None) -> None:
+        """Append a route after the ones already registered."""
+        self.routes.append(Route(msg_type, handler, filter))
+
+    def dispatch(self, message: Message, ctx: Context) -> Reply:
+        """Run the first matching handler; None passes to the next one, NO_REPLY stops quietly."""
+        for route in self.routes:
+            if route.msg_type not in ("*", message.type):
+                continue
+            if route.filter is not None and not route.filter(message, ctx):
+                continue
+            reply = route.handler(message, ctx)
+            if reply is not None:
+                return reply
+        return None
+
+
+def event_is(*names: str) -> Filter:
+    """A filter for events by name (case-insensitive)."""
+    wanted = {name.lower() for name in names}
+    return lambda message, _ctx: (message.event or "") in wanted
+
+
+def text_is(*words: str) -> Filter:
+    """A filter for text that is exactly one of `words`, ignoring spaces and case."""
+    wanted = {word.strip().lower() for word in words}
+    return lambda message, _ctx: normalize_text(message.content).lower() in wanted
+
+
+def normalize_text(text: str) -> str:
+    """Full-width ASCII to half-width and collapsed whitespace, as phones type it."""
+    chars = []
+    for ch in text:
+        code = ord(ch)
+        if code == 0x3000:
+            chars.append(" ")
+        elif 0xFF01 <= code <= 0xFF5E:
+            chars.append(chr(code - 0xFEE0))
+        else:
+            chars.append(ch)
+    return " ".join("".join(chars).split())

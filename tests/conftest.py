@@ -1,0 +1,135 @@
+"""Fixtures: settings, engine (SQLite always, PostgreSQL when configured), app, client, phones."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+from sqlalchemy import Engine, text
+from sqlmodel import Session, SQLModel
+
+import models.tables  # noqa: F401
+from bot.app import create_app
+from bot.phone import Phone
+from config.settings import Settings
+from models.db import make_engine
+from models.migrate import upgrade
+
+PG_URL = os.environ.get("GRIEVANCE_TEST_DATABASE_URL")
+BACKENDS = ["sqlite"] + (["postgresql"] if PG_URL else [])
+SHARED = Path(__file__).resolve().parents[2] / "shared"
+
+TEST_AES_KEY = "abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG"
+TEST_AES_KEY_OLD = "ZYXWVUTSRQPONMLKJIHGFEDCBAzyxwvutsrqponmlkj"
+WECOM_AES_KEY = "0123456789abcdefghijklmnopqrstuvwxyzABCDEFG"
+
+
+@pytest.fixture(scope="session")
+def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A migrated SQLite file, copied for each test (migrating once is much faster)."""
+    path = tmp_path_factory.mktemp("template") / "template.sqlite3"
+    engine = make_engine(f"sqlite:///{path}")
+    upgrade(engine)
+    engine.dispose()  # closing the last connection checkpoints the WAL into the file
+    return path
+
+
+@pytest.fixture(scope="session")
+def pg_migrated() -> Iterator[str]:
+    """The PostgreSQL test database, emptied and migrated once per run."""
+    assert PG_URL
+    engine = make_engine(PG_URL)
+    with engine.begin() as conn:
+        conn.execute(text("DROP SCHEMA public CASCADE"))
+        conn.execute(text("CREATE SCHEMA public"))
+    upgrade(engine)
+    engine.dispose()
+    yield PG_URL
+
+
+@pytest.fixture(params=BACKENDS)
+def database_url(request: pytest.FixtureRequest, tmp_path: Path, sqlite_template: Path) -> str:
+    """A fresh, migrated database for one test."""
+    if request.param == "sqlite":
+        path = tmp_path / "grievance.sqlite3"
+        shutil.copyfile(sqlite_template, path)
+        return f"sqlite:///{path}"
+    url: str = request.getfixturevalue("pg_migrated")
+    engine = make_engine(url)
+    tables = ", ".join(
+        f'"{t.name}"' for t in SQLModel.metadata.sorted_tables if t.name != "alembic_version"
+    )
+    with engine.begin() as conn:
+        conn.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
+    engine.dispose()
+    return url
+
+
+@pytest.fixture
+def settings(tmp_path: Path, database_url: str) -> Settings:
+    """Settings of a town with both a 公众号 (safe mode) and a 企业微信 app configured."""
+    return Settings(
+        _env_file=None,  # type: ignore[call-arg]
+        env="development",
+        instance_path=tmp_path / "instance",
+        database_url=database_url,
+        wechat_token="test-token",
+        wechat_aes_key=TEST_AES_KEY,
+        wechat_aes_key_previous=TEST_AES_KEY_OLD,
+        wechat_appid="wxtestappid000001",
+        wecom_corp_id="wwtestcorp000001",
+        wecom_token="wecom-token",
+        wecom_aes_key=WECOM_AES_KEY,
+        wecom_agent_id="1000002",
+    )
+
+
+@pytest.fixture
+def engine(settings: Settings) -> Iterator[Engine]:
+    engine = make_engine(settings.resolved_database_url)
+    yield engine
+    engine.dispose()
+
+
+@pytest.fixture
+def session(engine: Engine) -> Iterator[Session]:
+    with Session(engine) as session:
+        yield session
+
+
+@pytest.fixture
+def now() -> datetime:
+    return datetime(2026, 11, 30, 2, 0, tzinfo=UTC)  # a Monday, 10:00 in Asia/Shanghai
+
+
+@pytest.fixture
+def app(settings: Settings, engine: Engine) -> Flask:
+    return create_app(settings, engine=engine)
+
+
+@pytest.fixture
+def client(app: Flask) -> FlaskClient:
+    return app.test_client()
+
+
+@pytest.fixture
+def phone(settings: Settings) -> Phone:
+    """A 公众号 phone in safe mode."""
+    return Phone(settings)
+
+
+@pytest.fixture
+def plain_phone(settings: Settings) -> Phone:
+    """A 公众号 phone in plaintext mode."""
+    return Phone(settings, safe_mode=False)
+
+
+@pytest.fixture
+def wecom_phone(settings: Settings) -> Phone:
+    return Phone(settings, wecom=True)
