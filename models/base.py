@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import DateTime
+from sqlalchemy import Column, DateTime
 from sqlalchemy.types import TypeDecorator
 
 
@@ -33,3 +33,8 @@ class UTCDateTime(TypeDecorator[datetime]):
 def utcnow() -> datetime:
     """The current time, aware, in UTC."""
     return datetime.now(UTC)
+
+
+def utc_column(*, nullable: bool = True, index: bool = False) -> Column[datetime]:
+    """A fresh UTC timestamp column (SQLModel needs one Column object per field)."""
+    return Column(UTCDateTime(), nullable=nullable, index=index)

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Column, Text, UniqueConstraint, select
-from sqlmodel import Field, Session, SQLModel
+from sqlalchemy import Column, Text, UniqueConstraint
+from sqlmodel import Field, Session, SQLModel, select
 
 from models.base import UTCDateTime
 
@@ -47,8 +47,8 @@ def find_inbound(
 ) -> InboundMessage | None:
     """The stored record of a delivery, if this message was seen before."""
     stmt = select(InboundMessage).where(
-        InboundMessage.channel == channel,  # type: ignore[arg-type]
-        InboundMessage.sender == sender,  # type: ignore[arg-type]
-        InboundMessage.dedup_key == dedup_key,  # type: ignore[arg-type]
+        InboundMessage.channel == channel,
+        InboundMessage.sender == sender,
+        InboundMessage.dedup_key == dedup_key,
     )
-    return session.execute(stmt).scalars().first()
+    return session.exec(stmt).first()

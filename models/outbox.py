@@ -1,0 +1,93 @@
+"""The outbox: every message to a person is written here in the same transaction as its cause."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+from sqlalchemy import Column, Index, Text
+from sqlmodel import Field, Session, SQLModel, select
+
+from models.base import utc_column
+
+
+class OutboxStatus(StrEnum):
+    pending = "pending"
+    sent = "sent"
+    dead = "dead"
+
+
+class OutboxMessage(SQLModel, table=True):
+    """One message to one person, delivered later by the worker through the right channel."""
+
+    __tablename__ = "outbox_message"
+    __table_args__ = (Index("ix_outbox_due", "status", "next_attempt_at"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    person_id: int | None = Field(default=None, foreign_key="person.id", index=True)
+    ticket_id: int | None = Field(default=None, foreign_key="ticket.id", index=True)
+    kind: str = Field(max_length=32)  # assigned, progress, resolved, rate, digest, …
+    text: str = Field(sa_column=Column(Text, nullable=False))
+    data: str = Field(default="{}", sa_column=Column(Text, nullable=False))  # template fields
+    # Set when a cause must produce this message once only (e.g. "digest:2026-12-07:17").
+    dedup_key: str | None = Field(default=None, max_length=255, unique=True)
+    status: str = Field(default=OutboxStatus.pending.value, max_length=16)
+    attempts: int = 0
+    next_attempt_at: datetime = Field(sa_column=utc_column(nullable=False))
+    lease_until: datetime | None = Field(default=None, sa_column=utc_column())
+    last_error: str | None = Field(default=None, max_length=1024)
+    created_at: datetime = Field(sa_column=utc_column(nullable=False))
+    sent_at: datetime | None = Field(default=None, sa_column=utc_column())
+    channel: str | None = Field(default=None, max_length=32)  # how it went out: wecom, wechat_cs…
+
+
+class AccessToken(SQLModel, table=True):
+    """An app's WeChat access token, shared by every process."""
+
+    __tablename__ = "access_token"
+
+    app: str = Field(
+        max_length=64, primary_key=True
+    )  # "wechat:<appid>" or "wecom:<corpid>:<agent>"
+    token: str = Field(default="", max_length=1024)
+    expires_at: datetime | None = Field(default=None, sa_column=utc_column())
+    refreshed_at: datetime | None = Field(default=None, sa_column=utc_column())
+
+
+def enqueue(
+    session: Session,
+    *,
+    person_id: int | None,
+    kind: str,
+    text: str,
+    now: datetime,
+    ticket_id: int | None = None,
+    dedup_key: str | None = None,
+    data: dict[str, Any] | None = None,
+) -> OutboxMessage | None:
+    """Write a message for later delivery, in the caller's transaction.
+
+    With a `dedup_key` already present nothing is added and None is returned, so a cause that
+    runs twice (two workers, a retried job) still tells each person once.
+    """
+    if dedup_key is not None:
+        exists = session.exec(
+            select(OutboxMessage.id).where(OutboxMessage.dedup_key == dedup_key)
+        ).first()
+        if exists is not None:
+            return None
+    message = OutboxMessage(
+        person_id=person_id,
+        ticket_id=ticket_id,
+        kind=kind,
+        text=text,
+        data=json.dumps(data or {}, ensure_ascii=False),
+        dedup_key=dedup_key,
+        next_attempt_at=now,
+        created_at=now,
+    )
+    session.add(message)
+    session.flush()
+    return message

@@ -1,0 +1,171 @@
+"""Tickets, their append-only timeline, attachments and pending requests (退单, 延期)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+
+from sqlalchemy import Column, Index, String, Text, UniqueConstraint
+from sqlmodel import Field, SQLModel
+
+from models.base import utc_column
+
+
+class TicketState(StrEnum):
+    draft = "draft"  # a photo or voice note waiting for words
+    submitted = "submitted"
+    assigned = "assigned"
+    accepted = "accepted"
+    in_progress = "in_progress"
+    resolved = "resolved"
+    closed = "closed"
+    returned = "returned"
+    reopened = "reopened"
+    invalid = "invalid"
+    duplicate = "duplicate"
+
+
+STATE_NAMES: dict[TicketState, str] = {
+    TicketState.draft: "待补充",
+    TicketState.submitted: "已受理",
+    TicketState.assigned: "已派单",
+    TicketState.accepted: "已签收",
+    TicketState.in_progress: "办理中",
+    TicketState.resolved: "已办结",
+    TicketState.closed: "已关闭",
+    TicketState.returned: "已退回",
+    TicketState.reopened: "重办",
+    TicketState.invalid: "无效",
+    TicketState.duplicate: "重复",
+}
+OPEN_STATES = frozenset(
+    {
+        TicketState.submitted,
+        TicketState.assigned,
+        TicketState.accepted,
+        TicketState.in_progress,
+        TicketState.returned,
+        TicketState.reopened,
+    }
+)
+
+
+class Rating(StrEnum):
+    satisfied = "satisfied"  # 满意
+    basic = "basic"  # 基本满意
+    unsatisfied = "unsatisfied"  # 不满意
+    unrated = "unrated"  # auto-closed without an answer
+
+
+class Ticket(SQLModel, table=True):
+    """One grievance from intake to 回访. Timestamps are aware UTC."""
+
+    __tablename__ = "ticket"
+    __table_args__ = (
+        Index("ix_ticket_created_place", "created_at", "place_path"),
+        Index("ix_ticket_state_assignee", "state", "assignee_id"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    state: str = Field(default=TicketState.submitted.value, max_length=16, index=True)
+    channel: str = Field(max_length=16)
+    sender: str = Field(max_length=128, index=True)
+    reporter_id: int | None = Field(default=None, foreign_key="person.id", index=True)
+    text: str = Field(default="", sa_column=Column(Text, nullable=False))
+    summary: str = Field(default="", max_length=120)
+    category: str | None = Field(default=None, max_length=32, index=True)
+    confidence: float = 0.0
+    village_id: int | None = Field(default=None, foreign_key="place.id", index=True)
+    group_number: int | None = None
+    place_id: int | None = Field(default=None, foreign_key="place.id")
+    # The path of the most specific place known, copied for cheap subtree counts at county scale.
+    place_path: str = Field(default="/", sa_column=Column(String(255), nullable=False, index=True))
+    urgent: bool = False
+    households: int | None = None
+    assignee_id: int | None = Field(default=None, foreign_key="person.id", index=True)
+    route: str = Field(default="", max_length=255)  # how routing chose the assignee
+    result: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
+    rating: str | None = Field(default=None, max_length=16)
+    duplicate_of_id: int | None = Field(default=None, foreign_key="ticket.id")
+    reopen_count: int = 0
+    return_count: int = 0
+
+    created_at: datetime = Field(sa_column=utc_column(nullable=False, index=True))
+    assigned_at: datetime | None = Field(default=None, sa_column=utc_column())
+    accepted_at: datetime | None = Field(default=None, sa_column=utc_column())  # first 签收
+    resolved_at: datetime | None = Field(default=None, sa_column=utc_column(index=True))
+    closed_at: datetime | None = Field(default=None, sa_column=utc_column())
+    rated_at: datetime | None = Field(default=None, sa_column=utc_column())
+    ack_due_at: datetime | None = Field(default=None, sa_column=utc_column(index=True))
+    resolve_due_at: datetime | None = Field(default=None, sa_column=utc_column(index=True))
+    rating_asked_at: datetime | None = Field(default=None, sa_column=utc_column())
+    rating_reminded_at: datetime | None = Field(default=None, sa_column=utc_column())
+    updated_at: datetime = Field(sa_column=utc_column(nullable=False))
+
+
+class TicketEvent(SQLModel, table=True):
+    """An append-only line of a ticket's timeline: who did what, when, from which state to which."""
+
+    __tablename__ = "ticket_event"
+
+    id: int | None = Field(default=None, primary_key=True)
+    ticket_id: int = Field(foreign_key="ticket.id", index=True)
+    at: datetime = Field(sa_column=utc_column(nullable=False))
+    actor_id: int | None = Field(default=None, foreign_key="person.id")
+    kind: str = Field(max_length=32)
+    from_state: str | None = Field(default=None, max_length=16)
+    to_state: str | None = Field(default=None, max_length=16)
+    note: str = Field(default="", sa_column=Column(Text, nullable=False))
+
+
+class Attachment(SQLModel, table=True):
+    """A photo, voice note, video or location of a ticket; media is fetched into the store."""
+
+    __tablename__ = "attachment"
+
+    id: int | None = Field(default=None, primary_key=True)
+    ticket_id: int = Field(foreign_key="ticket.id", index=True)
+    kind: str = Field(max_length=16)  # image, voice, video, location, link, file
+    channel: str = Field(max_length=16)
+    media_id: str | None = Field(default=None, max_length=255)
+    url: str | None = Field(default=None, max_length=1024)
+    latitude: float | None = None
+    longitude: float | None = None
+    label: str | None = Field(default=None, max_length=255)
+    created_at: datetime = Field(sa_column=utc_column(nullable=False))
+    file_path: str | None = Field(default=None, max_length=512)
+    downloaded_at: datetime | None = Field(default=None, sa_column=utc_column())
+    download_attempts: int = 0
+    next_download_at: datetime | None = Field(default=None, sa_column=utc_column(index=True))
+    download_error: str | None = Field(default=None, max_length=512)
+
+
+class TicketRequest(SQLModel, table=True):
+    """A request the dispatcher decides: a return (退单) or an extension (延期)."""
+
+    __tablename__ = "ticket_request"
+
+    id: int | None = Field(default=None, primary_key=True)
+    ticket_id: int = Field(foreign_key="ticket.id", index=True)
+    kind: str = Field(max_length=16)  # return, extension
+    requested_by_id: int | None = Field(default=None, foreign_key="person.id")
+    days: int | None = None
+    reason: str = Field(default="", sa_column=Column(Text, nullable=False))
+    status: str = Field(default="pending", max_length=16, index=True)  # pending, approved, rejected
+    created_at: datetime = Field(sa_column=utc_column(nullable=False))
+    decided_by_id: int | None = Field(default=None, foreign_key="person.id")
+    decided_at: datetime | None = Field(default=None, sa_column=utc_column())
+    decision_note: str = Field(default="", sa_column=Column(Text, nullable=False))
+
+
+class TicketAlert(SQLModel, table=True):
+    """A reminder or escalation already sent for one ticket and one deadline: sent once, ever."""
+
+    __tablename__ = "ticket_alert"
+    __table_args__ = (UniqueConstraint("ticket_id", "kind", "deadline_at", name="uq_alert_once"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    ticket_id: int = Field(foreign_key="ticket.id", index=True)
+    kind: str = Field(max_length=32)  # remind_ack, escalate_ack, remind_resolve, escalate_resolve…
+    deadline_at: datetime = Field(sa_column=utc_column(nullable=False))
+    sent_at: datetime = Field(sa_column=utc_column(nullable=False))
