@@ -7,13 +7,16 @@ from typing import Any
 
 from flask import Flask, Response
 from sqlalchemy import Engine
+from sqlalchemy.exc import SQLAlchemyError
 from werkzeug.exceptions import HTTPException
 
 from bot.inbox import Inbox
 from bot.webhook import blueprint as webhook_blueprint
 from config.settings import Settings, get_settings
-from handlers import build_router
-from models.db import make_engine
+from handlers import build_router, intake
+from handlers.router import Context
+from models.base import utcnow
+from models.db import make_engine, read_session
 
 log = logging.getLogger(__name__)
 
@@ -31,6 +34,7 @@ def create_app(
     # Flask answers 413 itself for bodies over this, before any view reads them.
     app.config["MAX_CONTENT_LENGTH"] = settings.max_body_bytes
     inbox = Inbox(engine, settings, build_router(), services=services)
+    _warm_up(engine, settings)
     app.extensions["grievance"] = {"settings": settings, "engine": engine, "inbox": inbox}
     app.register_blueprint(webhook_blueprint)
 
@@ -43,3 +47,13 @@ def create_app(
         return Response(exc.name.lower(), status=exc.code or 500, mimetype="text/plain")
 
     return app
+
+
+def _warm_up(engine: Engine, settings: Settings) -> None:
+    """Build the parser for the roster's villages now, so the first message is not slow."""
+    try:
+        with read_session(engine) as session:
+            intake.warm_up(Context(session=session, settings=settings, now=utcnow()))
+    except SQLAlchemyError:
+        # A database without the schema yet (before `db upgrade`): the first message builds it.
+        log.warning("parser not warmed up: database not ready")

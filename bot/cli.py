@@ -3,12 +3,21 @@
 from __future__ import annotations
 
 import logging
+import signal
 import sys
+import threading
 
 import click
 import requests
 
+from bot.cli_jobs import jobs
+from bot.cli_outbox import outbox
+from bot.cli_outbox import worker as worker_command
+from bot.cli_roster import demo, describe, roster, seed_demo_if_empty
+from bot.cli_tickets import ticket
 from bot.phone import Phone, message_xml, reply_text, text_fields
+from bot.scheduler import start_scheduler
+from bot.worker import build_worker, run_worker
 from config.settings import ProductionConfigError, Settings, get_settings
 from models.db import make_engine
 from models.migrate import upgrade
@@ -43,7 +52,7 @@ def main() -> None:
 @click.option("--port", default=8000, show_default=True, type=int)
 @click.option("--threads", default=8, show_default=True, type=int)
 def serve(host: str, port: int, threads: int) -> None:
-    """Run the webhook server (and, later, the worker) on this machine."""
+    """Run the webhook server, one outbox worker and the scheduled jobs on this machine."""
     from waitress import serve as waitress_serve
 
     from bot.app import create_app
@@ -53,11 +62,40 @@ def serve(host: str, port: int, threads: int) -> None:
     settings.instance_path.mkdir(parents=True, exist_ok=True)
     engine = make_engine(settings.resolved_database_url)
     upgrade(engine)
+    if not settings.is_production:
+        # A newcomer's first start has someone to talk to; production never gets made-up people.
+        seeded = seed_demo_if_empty(engine)
+        if seeded is not None:
+            log.info("empty development database: seeded the demo town %s", seeded.town.name)
+            click.echo(describe(seeded))
     if not settings.is_production and not get_settings().has_wechat_credentials:
         _announce_development(settings, host, port)
     app = create_app(settings, engine=engine)
+    # One worker thread delivers the outbox beside the web server; SIGTERM ends both cleanly.
+    stop = threading.Event()
+    worker = build_worker(engine, settings)  # here, so a bad templates file stops the start
+    worker_thread = threading.Thread(
+        target=run_worker,
+        args=(engine, settings, stop),
+        kwargs={"worker": worker},
+        name="outbox-worker",
+        daemon=True,
+    )
+    worker_thread.start()
+    scheduler = start_scheduler(engine, settings)
+    signal.signal(signal.SIGTERM, _exit_on_signal)
     click.echo(f"grievance-bot listening on http://{host}:{port}/wechat and /wecom")
-    waitress_serve(app, host=host, port=port, threads=threads, ident="grievance-bot")
+    try:
+        waitress_serve(app, host=host, port=port, threads=threads, ident="grievance-bot")
+    finally:
+        scheduler.shutdown(wait=True)
+        stop.set()
+        worker_thread.join(timeout=30)
+
+
+def _exit_on_signal(signum: int, _frame: object) -> None:
+    # waitress stops its loop on SystemExit, so `serve` can stop its worker before leaving.
+    raise SystemExit(0)
 
 
 def _announce_development(settings: Settings, host: str, port: int) -> None:
@@ -72,6 +110,14 @@ def _announce_development(settings: Settings, host: str, port: int) -> None:
         "=" * 70,
     ]
     click.echo("\n".join(banner))
+
+
+main.add_command(outbox)
+main.add_command(worker_command)
+main.add_command(jobs)
+main.add_command(ticket)
+main.add_command(roster)
+main.add_command(demo)
 
 
 @main.group()

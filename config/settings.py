@@ -47,8 +47,41 @@ class Settings(BaseSettings):
     wecom_agent_id: str | None = None
     wecom_secret: str | None = None
 
+    # The office's own taxonomy (categories, their words, level and unit) and routing overrides;
+    # the defaults beside this module are used when unset.
+    taxonomy_file: Path | None = None
+    routing_file: Path | None = None
+
     max_body_bytes: int = Field(default=64 * 1024, gt=0)
+
+    # Deadlines: the SLA file (limits, reminders, escalation, 回访, job schedule) and the office's
+    # holiday file (years the chinesecalendar package does not know); None = the files in config/.
+    sla_file: Path | None = None
+    holidays_file: Path | None = None
+
     log_level: str = "INFO"
+
+    # --- Delivery (outbox worker, WeChat API clients, shared access token, media) ---
+    # None: "wechat" when outbound credentials (AppSecret or 企业微信 Secret) are set, else console.
+    delivery: Literal["console", "wechat"] | None = None
+    wechat_api_base: str = "https://api.weixin.qq.com/cgi-bin/"
+    wecom_api_base: str = "https://qyapi.weixin.qq.com/cgi-bin/"
+    redis_url: str | None = None  # access tokens and their lock in Redis instead of the database
+    worker_batch_size: int = Field(default=50, gt=0)
+    worker_lease_seconds: int = Field(default=60, ge=30)
+    worker_max_attempts: int = Field(default=12, gt=0)
+    worker_poll_seconds: float = Field(default=2.0, gt=0)
+    templates_file: Path | None = None  # template ids per notification kind; None: the default
+
+    @property
+    def resolved_delivery(self) -> Literal["console", "wechat"]:
+        """How outbox messages leave: the setting, or "wechat" when outbound secrets are set."""
+        if self.delivery is not None:
+            return self.delivery
+        outbound = (self.wechat_appid and self.wechat_secret) or (
+            self.wecom_corp_id and self.wecom_secret and self.wecom_agent_id
+        )
+        return "wechat" if outbound else "console"
 
     @property
     def resolved_database_url(self) -> str:

@@ -10,6 +10,7 @@ from typing import Any
 from sqlmodel import Session
 
 from config.settings import Settings
+from models.person import Person, person_for_sender
 
 
 @dataclass(frozen=True)
@@ -40,6 +41,18 @@ class Context:
     settings: Settings
     now: datetime
     services: dict[str, Any] = field(default_factory=dict)
+    _people: dict[tuple[str, str], Person | None] = field(default_factory=dict, repr=False)
+
+    def person(self, message: Message) -> Person | None:
+        """The active roster entry bound to the sender, looked up once per message."""
+        key = (message.channel, message.sender)
+        if key not in self._people:
+            self._people[key] = person_for_sender(self.session, *key)
+        return self._people[key]
+
+    def forget_person(self, message: Message) -> None:
+        """Drop the cached lookup after a binding changed it."""
+        self._people.pop((message.channel, message.sender), None)
 
 
 Reply = str | None

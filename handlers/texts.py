@@ -21,3 +21,195 @@ WELCOME = (
 )
 
 INTERNAL_ERROR = "系统繁忙，您的消息没有处理成功，请过一分钟再发一次。"
+
+
+# ---------------------------------------------------------------- Tickets: intake
+TICKET_CREATED = (
+    "已受理，工单号 #{id}\n"
+    "【{category}】{place}{urgency}\n"
+    "承办：{assignee}\n"
+    "有误可回复：改 类别 饮水｜改 村 张家村 3组｜改 紧急/不急；撤回回复：撤回 #{id}"
+)
+URGENT_MARK = "（紧急）"
+DRAFT_OPENED = "收到{kind}。请再发几个字说明是什么问题、在哪个组，例如：“3组路灯坏了”。"
+DRAFT_STILL_WAITING = "工单 #{id} 还差几个字的说明，请直接发文字描述问题。"
+ATTACHED = "已把{kind}补充到工单 #{id}。"
+MEDIA_KINDS = {
+    "image": "照片",
+    "voice": "语音",
+    "video": "视频",
+    "shortvideo": "视频",
+    "location": "位置",
+    "link": "链接",
+    "file": "文件",
+}
+THANKS_REPLY = "不客气！有群众急难愁盼的问题随时发给我们。"
+GREETING_REPLY = "您好！有群众反映的问题直接发文字（可配照片）给我就行，发送“帮助”看用法。"
+ACK_REPLY = "好的。"
+NOT_A_REPORTER = "您的账号是干部账号，群众问题请让邻长反映；发送“帮助”查看干部命令。"
+
+CORRECTION_HELP = (
+    "更正的写法：\n改 类别 饮水\n改 村 张家村 3组\n改 紧急（或 改 不急）\n类别可写：{categories}"
+)
+CORRECTED = "已更正 #{id}：{what}\n现在：【{category}】{place}{urgency}，承办：{assignee}"
+CORRECTION_TOO_LATE = "#{id} 已经签收办理，不能再改了。需要补充的话请直接发消息说明。"
+NOTHING_TO_CORRECT = "您最近没有可以更正的工单。"
+UNKNOWN_CATEGORY = "没有“{word}”这个类别。类别可写：{categories}"
+UNKNOWN_VILLAGE = "本镇没有“{word}”这个村，请检查村名。"
+WITHDRAWN = "工单 #{id} 已撤回。"
+CANNOT_WITHDRAW = "#{id} 已经在办理或已办结，不能撤回了。"
+NOT_FOUND = "找不到您可以操作的 #{id} 号工单。"
+NEED_NUMBER = "请写上工单号，例如：{example}"
+
+# ---------------------------------------------------------------- Tickets: notifications
+NOTIFY_ASSIGNED = (
+    "【新工单 #{id}】{category}｜{place}{urgency}\n{summary}\n"
+    "反映人：{reporter}\n签收请回复：签收 {id}"
+)
+NOTIFY_REOPENED = (
+    "【重办 #{id}】群众不满意：{reason}\n{summary}\n请重新办理，办结后回复：办结 {id} 结果说明"
+)
+NOTIFY_ACCEPTED = "您反映的 #{id}（{summary}）已由{assignee}签收，正在办理。"
+NOTIFY_PROGRESS = "#{id} 进展：{note}"
+NOTIFY_RESOLVED = (
+    "#{id}（{summary}）已办结：{result}\n"
+    "请评价：回复“满意 {id}”“基本满意 {id}”或“不满意 {id} 原因”。"
+)
+NOTIFY_RETURNED_TO_REPORTER = "#{id} 正在重新安排承办人，请耐心等待。"
+NOTIFY_REASSIGNED_TO_REPORTER = "#{id} 已改由{assignee}承办。"
+NOTIFY_RETURN_REQUEST = (
+    "【退单 #{id}】{assignee}申请退回：{reason}\n{summary}\n"
+    "同意请回复：同意 {id}（将重新派单）；不同意：驳回 {id} 原因"
+)
+NOTIFY_EXTENSION_REQUEST = (
+    "【延期申请 #{id}】{assignee}申请延期{days}个工作日：{reason}\n"
+    "同意请回复：同意 {id}；不同意：驳回 {id} 原因"
+)
+NOTIFY_REQUEST_REJECTED = "您对 #{id} 的{request}申请被驳回：{reason}\n请继续办理。"
+NOTIFY_EXTENSION_APPROVED = "您对 #{id} 的延期申请已同意，新的办结期限：{due}。"
+NOTIFY_WITHDRAWN = "#{id} 已被反映人撤回，无需再办理。"
+NOTIFY_INVALID = "您反映的 #{id} 被认定为无效：{reason}"
+NOTIFY_MERGED = "您反映的 #{id} 与 #{target} 是同一问题，已合并，后续进展按 #{target} 通知您。"
+
+# ---------------------------------------------------------------- Tickets: cadre and dispatcher
+ACCEPTED = "已签收 #{id}。办结时回复：办结 {id} 结果说明"
+PROGRESS_RECORDED = "已记录 #{id} 的进展，并告知反映人。"
+RESOLVED = "#{id} 已办结，已请反映人评价。"
+RETURN_REQUESTED = "#{id} 的退回申请已交调度员。"
+TRANSFERRED = "#{id} 已转给{name}。"
+EXTENSION_REQUESTED = "#{id} 延期{days}个工作日的申请已交调度员审批。"
+ASSIGNED_BY_DISPATCHER = "#{id} 已派给{name}。"
+RETURN_APPROVED = "已同意退回，#{id} 重新派给{name}（{route}）。"
+EXTENSION_APPROVED = "已同意 #{id} 延期，新的办结期限：{due}。"
+REQUEST_REJECTED = "已驳回 #{id} 的{request}申请。"
+NO_PENDING_REQUEST = "#{id} 没有待审批的申请。"
+MERGED = "#{id} 已合并到 #{target}。"
+MARKED_INVALID = "#{id} 已标记为无效。"
+NEEDS_TEXT = "{command}要写{what}，例如：{example}"
+WRONG_STATE = "#{id} 现在是“{state}”状态，不能{action}。"
+PERSON_NOT_FOUND = "名册里找不到可以承办的“{name}”，请写全名或手机号。"
+PERSON_AMBIGUOUS = "名册里有几位叫“{name}”的，请改写手机号：{phones}"
+NOT_A_HANDLER = "这个命令只有承办干部和调度员可以用。"
+NOT_A_DISPATCHER = "这个命令只有调度员和领导可以用。"
+NOTHING_TO_DO = "目前没有待办工单。"
+QUEUE_EMPTY = "目前没有待派的工单和待审批的申请。"
+TODO_HEADER = "您的待办（{count}件，超期在前）："
+QUEUE_HEADER = "待派工单和待审批申请："
+OVERDUE_MARK = "【超期】"
+REOPENED_MARK = "【重办】"
+EXTENSION_TOO_LONG = "延期最多{max}个工作日。"
+
+# ---------------------------------------------------------------- Tickets: reporter
+MY_TICKETS_HEADER = "您最近反映的问题："
+NO_TICKETS = "您还没有反映过问题。直接发文字描述问题就可以。"
+TICKET_STATUS = "#{id}【{category}】{place}\n{summary}\n状态：{state}{assignee}{extra}"
+RATING_THANKS = "感谢评价！#{id} 已结案。"
+RATING_UNSATISFIED = "已收到您的意见，#{id} 已退回{assignee}重新办理。"
+RATING_WHICH = "您有几件待评价的工单，请写工单号，例如：满意 {id}"
+RATING_NONE = "您没有待评价的工单。"
+RATING_NEEDS_REASON = "请说一下不满意的原因，例如：不满意 {id} 路还是没修好"
+DRAFT_SUMMARY = "（只发了照片或语音，没有补充文字）"
+DRAFT_TIMEOUT_NOTE = "一天内没有补充文字，转调度员处理"
+
+# ---------------------------------------------------------------- Deadlines and follow-up
+# Filled in by models/sla.py and models/followup.py through the bundles bot/scheduler.py builds.
+# Placeholders: {id} ticket number, {summary}, {place} village (or the ticket's place), {assignee},
+# {supervisor} (who was told), {deadline} (签收 or 办结), {due} the deadline in Asia/Shanghai,
+# {names} (who was told, for timeline notes), {days} (回访: days since the rating was asked).
+SLA_DEADLINE_ACK = "签收"
+SLA_DEADLINE_RESOLVE = "办结"
+SLA_DUE = "{month}月{day}日{hour:02d}:{minute:02d}"
+SLA_REMINDER_ACK = (
+    "【时限提醒 #{id}】{place}｜{summary}\n请在{due}前签收，时间已过大半。签收请回复：签收 {id}"
+)
+SLA_REMINDER_RESOLVE = (
+    "【时限提醒 #{id}】{place}｜{summary}\n请在{due}前办结，时间已过大半。"
+    "办结请回复：办结 {id} 结果说明"
+)
+SLA_OVERDUE = (
+    "【已超时 #{id}】{place}｜{summary}\n{deadline}期限{due}已过，已报告{supervisor}，请尽快办理。"
+)
+SLA_ESCALATION = (
+    "【超时上报 #{id}】{assignee}承办的工单{deadline}期限{due}已过：\n{place}｜{summary}\n"
+    "请督促办理。"
+)
+SLA_LEADER = (
+    "【督办 #{id}】{deadline}期限{due}已过，已报告{supervisor}仍未办理：\n"
+    "{place}｜{summary}\n承办人：{assignee}。请领导督办。"
+)
+SLA_NOTE_REMINDED = "{deadline}期限{due}将到，已提醒{names}"
+SLA_NOTE_ESCALATED = "{deadline}期限{due}已过，已报告{names}"
+SLA_NOTE_LEADER = "{deadline}期限{due}已过，已报请{names}督办"
+SLA_NOBODY = "（名册里没有可通知的人）"
+RATING_REMINDER = (
+    "您反映的 #{id}（{summary}）已经办结，还没收到您的评价。\n"
+    "请回复：“满意 {id}”“基本满意 {id}”或“不满意 {id} 原因”。"
+)
+RATING_AUTO_CLOSED = (
+    "您反映的 #{id}（{summary}）办结{days}天未收到评价，已结案（未评价）。"
+    "问题如果还没解决，请直接发消息再反映。"
+)
+RATING_AUTO_CLOSED_NOTE = "办结后{days}天未评价，自动结案（未评价，不计入满意）"
+
+# ---------------------------------------------------------------- Binding
+
+BIND_HOW = (
+    "您还没有绑定身份，暂时不能反映问题。\n"
+    "邻长、组长、片长请发送：绑定 姓名 手机号\n"
+    "例如：绑定 张三 13800000000\n"
+    "村干部、站所干部、调度员和领导请发送：绑定 邀请码（6位数字，向镇党政办索取）。"
+)
+BIND_USAGE = (
+    "绑定的格式是：绑定 姓名 手机号，例如“绑定 张三 13800000000”。\n"
+    "干部请发送：绑定 6位邀请码，例如“绑定 123456”。"
+)
+BIND_OK = (
+    "绑定成功！{name}，您是{place}的{roles}。\n"
+    "以后直接发文字、照片或语音反映问题就行。发送“帮助”查看用法。"
+)
+BIND_OK_HANDLER = "绑定成功！{name}（{roles}）。派给您的工单会发到这里。发送“帮助”查看用法。"
+BIND_ALREADY = "您已经绑定为{name}，不用重复绑定。发送“我是谁”查看绑定信息。"
+BIND_SENDER_ELSEWHERE = "这个微信已绑定为{name}。如需改绑，请先发送“解绑”，再重新绑定。"
+# One answer for every name+phone that does not bind, so it never tells whether a name or a
+# phone is on the roster.
+BIND_NO_MATCH = (
+    "没有核对上：名册中没有与这个姓名和手机号一致、且可以绑定的邻长、组长或片长。"
+    "请检查后重发，姓名要与名册一致，手机号是11位。\n"
+    "如果确认无误仍不成功（比如换了微信），请联系村干部或镇党政办。干部请用邀请码绑定。"
+)
+BIND_BAD_CODE = "邀请码不对或已失效（每个邀请码只能用一次，7天内有效）。请向镇党政办重新索取。"
+BIND_TRIES_LEFT = "今天还可以再试{left}次。"
+BIND_RATE_LIMITED = "今天绑定失败的次数太多，请明天再试，或联系村干部、镇党政办核对名册。"
+WHOAMI = "您已绑定：{name}\n身份：{roles}\n所在：{place}\n手机：{phone}{extra}"
+WHOAMI_UNIT = "\n单位：{unit}"
+WHOAMI_COVERS = "\n负责村：{villages}"
+WHOAMI_WECHAT_FOOTER = "\n如需解除绑定，发送“解绑”。"
+WHOAMI_WECOM_FOOTER = "\n企业微信账号：{userid}（按名册自动识别）"
+UNBIND_OK = "已解除绑定（{name}）。需要时可以重新发送“绑定 姓名 手机号”。"
+UNBIND_NONE = "这个微信还没有绑定，不用解绑。"
+WECOM_NO_UNBIND = "企业微信账号按名册自动识别，不能在这里解绑；如有变动，请联系镇党政办修改名册。"
+WECOM_ALREADY = "您的企业微信账号已对应名册中的{name}，不用绑定。发送“我是谁”查看。"
+WECOM_UNKNOWN = (
+    "您的企业微信账号不在本镇名册中，暂时无法使用。"
+    "请联系镇党政办把企业微信账号登记到名册，或索取邀请码后发送“绑定 邀请码”。"
+)

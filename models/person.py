@@ -6,7 +6,7 @@ from datetime import datetime
 from enum import StrEnum
 
 from sqlalchemy import Column, UniqueConstraint
-from sqlmodel import Field, Session, SQLModel, select
+from sqlmodel import Field, Session, SQLModel, col, select
 
 from models.base import UTCDateTime
 
@@ -60,6 +60,8 @@ class Person(SQLModel, table=True):
     id: int | None = Field(default=None, primary_key=True)
     name: str = Field(max_length=32, index=True)
     phone: str = Field(max_length=20, unique=True)
+    # 职务 as the town's sheet writes it (镇长, 村支书兼主任); roles say what the person may do.
+    title: str | None = Field(default=None, max_length=32)
     place_id: int = Field(foreign_key="place.id", index=True)
     unit_id: int | None = Field(default=None, foreign_key="unit.id", index=True)
     supervisor_id: int | None = Field(default=None, foreign_key="person.id")
@@ -123,3 +125,21 @@ def roles_of(session: Session, person_id: int) -> set[Role]:
     """Every role a person holds."""
     stmt = select(PersonRole.role).where(PersonRole.person_id == person_id)
     return {Role(value) for value in session.exec(stmt)}
+
+
+def find_handlers(session: Session, name_or_phone: str) -> list[Person]:
+    """Active people with a handler role matching a phone number or an exact name."""
+    word = name_or_phone.strip()
+    column = Person.phone if word.isdigit() else Person.name
+    stmt = (
+        select(Person)
+        .join(PersonRole, col(PersonRole.person_id) == Person.id)
+        .where(
+            column == word,
+            Person.active == True,  # noqa: E712
+            col(PersonRole.role).in_([role.value for role in HANDLER_ROLES]),
+        )
+        .distinct()
+        .order_by(col(Person.id))
+    )
+    return list(session.exec(stmt))

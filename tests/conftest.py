@@ -20,6 +20,7 @@ from bot.phone import Phone
 from config.settings import Settings
 from models.db import make_engine
 from models.migrate import upgrade
+from tests.demo import demo_town  # noqa: F401  (the demo town fixture, for every test)
 
 PG_URL = os.environ.get("GRIEVANCE_TEST_DATABASE_URL")
 BACKENDS = ["sqlite"] + (["postgresql"] if PG_URL else [])
@@ -133,3 +134,23 @@ def plain_phone(settings: Settings) -> Phone:
 @pytest.fixture
 def wecom_phone(settings: Settings) -> Phone:
     return Phone(settings, wecom=True)
+
+
+@pytest.fixture
+def run_cli(settings: Settings, monkeypatch: pytest.MonkeyPatch):  # type: ignore[no-untyped-def]
+    """Run `grievance-bot ARGS…` in-process against this test's database and instance folder."""
+    from click.testing import CliRunner
+
+    from bot.cli import main
+    from config.settings import get_settings
+
+    monkeypatch.setenv("GRIEVANCE_DATABASE_URL", settings.resolved_database_url)
+    monkeypatch.setenv("GRIEVANCE_INSTANCE_PATH", str(settings.instance_path))
+    get_settings.cache_clear()
+
+    def run(*args: str):  # type: ignore[no-untyped-def]
+        result = CliRunner().invoke(main, list(args), catch_exceptions=False)
+        return result
+
+    yield run
+    get_settings.cache_clear()

@@ -77,8 +77,18 @@ def test_previous_aes_key_still_accepted_during_rotation(
     assert reply_text(old_phone.open_reply(signed, response.get_data(as_text=True))) == texts.HELP
 
 
-def test_unknown_text_answers_success(client: FlaskClient, phone: Phone) -> None:
-    signed = phone.sign(message_xml(text_fields("openid-1", "随便说点什么")))
+def test_what_no_handler_takes_is_answered_success(client: FlaskClient, phone: Phone) -> None:
+    xml = message_xml(
+        {
+            "ToUserName": "gh_town",
+            "FromUserName": "openid-1",
+            "CreateTime": int(time.time()),
+            "MsgType": "event",
+            "Event": "VIEW",
+            "EventKey": "https://example.invalid/menu",
+        }
+    )
+    signed = phone.sign(xml)
     assert post(client, phone, signed).get_data(as_text=True) == "success"
 
 

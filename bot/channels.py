@@ -1,0 +1,316 @@
+"""Outbound channels: how one outbox message reaches one person's phone, and what went wrong.
+
+A channel answers each send with a SendResult: sent, retry later (with the reason), or dead (a
+permanent failure: retrying cannot help). Which channel reaches a person is decided in one
+place, `channel_for`, from the identities bound to the roster entry.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import random
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from enum import StrEnum
+from typing import Any, Protocol
+from zoneinfo import ZoneInfo
+
+import requests
+from sqlalchemy import Engine, func
+from sqlmodel import col, select
+from wechatpy.exceptions import WeChatClientException
+
+from bot.access_token import (
+    TOKEN_ERRORS,
+    TokenUnavailable,
+    WechatApiClient,
+    WeChatClients,
+    WecomApiClient,
+    build_clients,
+)
+from bot.inbox import mask
+from config.settings import Settings
+from config.templates import Templates, load_templates
+from models.db import read_session
+from models.inbound import InboundMessage
+from models.outbox import OutboxMessage, OutboxStatus
+from models.person import Person
+
+log = logging.getLogger(__name__)
+
+LOCAL_TZ = ZoneInfo("Asia/Shanghai")
+# 公众号 customer-service messages: allowed for 48 hours after the user's last message, 5 at most.
+CS_WINDOW = timedelta(hours=48)
+CS_WINDOW_MESSAGES = 5
+WINDOW_CLOSED_ERRORS = frozenset({45015, 45047})  # reply time limit exceeded / too many messages
+# Errors no retry can fix: the recipient, the content or the template is wrong.
+PERMANENT_ERRORS: dict[int, str] = {
+    40003: "invalid openid",
+    40037: "invalid template id",
+    43004: "recipient does not follow the 公众号",
+    43019: "recipient has blocked the 公众号",
+    44004: "empty message",
+    45002: "message too long",
+    47001: "malformed request data",
+    48001: "API not authorised for this account",
+    60111: "userid not found in 企业微信",
+    81013: "no valid recipient in 企业微信",
+}
+# Errors that say the API itself is unavailable for now: stop calling it for this batch.
+UNAVAILABLE_ERRORS = frozenset({-1, 45009, 45011})  # system busy, API frequency limits
+
+RETRY_BASE_SECONDS = 30.0
+RETRY_CAP_SECONDS = 3600.0
+
+
+class Outcome(StrEnum):
+    sent = "sent"
+    retry = "retry"
+    dead = "dead"
+
+
+@dataclass(frozen=True)
+class SendResult:
+    """What one send came to; `unavailable` means the API (not the message) is failing."""
+
+    outcome: Outcome
+    channel: str
+    reason: str = ""
+    unavailable: bool = False
+
+    @classmethod
+    def sent(cls, channel: str) -> SendResult:
+        """Delivered through `channel`."""
+        return cls(Outcome.sent, channel)
+
+    @classmethod
+    def retry(cls, channel: str, reason: str, *, unavailable: bool = False) -> SendResult:
+        """Not delivered now; worth another try later."""
+        return cls(Outcome.retry, channel, reason, unavailable)
+
+    @classmethod
+    def dead(cls, channel: str, reason: str) -> SendResult:
+        """Never deliverable as it stands: kept as a dead letter."""
+        return cls(Outcome.dead, channel, reason)
+
+
+class Channel(Protocol):
+    """Something that delivers an outbox message to a person."""
+
+    name: str
+
+    def send(self, person: Person, message: OutboxMessage, *, now: datetime) -> SendResult:
+        """Deliver one message; never raises for WeChat's or the network's failures."""
+        ...
+
+
+def retry_delay(attempts: int, rng: random.Random) -> timedelta:
+    """Exponential backoff with jitter: about 30 s after the first failure, at most an hour."""
+    base = min(RETRY_CAP_SECONDS, RETRY_BASE_SECONDS * 2 ** max(0, attempts - 1))
+    # Jitter spreads a crowd of messages that failed together (an outage) over the interval.
+    return timedelta(seconds=base * rng.uniform(0.5, 1.0))
+
+
+def failure(channel: str, exc: BaseException) -> SendResult:
+    """Classify a failed call: permanent errors are dead letters, everything else waits."""
+    if isinstance(exc, TokenUnavailable):
+        return SendResult.retry(channel, f"no access token: {exc}", unavailable=True)
+    if isinstance(exc, requests.RequestException):
+        return SendResult.retry(channel, f"network: {type(exc).__name__}", unavailable=True)
+    if isinstance(exc, WeChatClientException):
+        code = exc.errcode
+        if code is None:
+            status = getattr(exc.response, "status_code", None)
+            return SendResult.retry(channel, f"HTTP {status or 'error'}", unavailable=True)
+        code = int(code)
+        described = f"errcode {code}: {exc.errmsg}"
+        if code in PERMANENT_ERRORS:
+            return SendResult.dead(channel, f"{described} ({PERMANENT_ERRORS[code]})")
+        if code in TOKEN_ERRORS:
+            return SendResult.retry(
+                channel, f"token refused after a refresh: {described}", unavailable=True
+            )
+        return SendResult.retry(channel, described, unavailable=code in UNAVAILABLE_ERRORS)
+    raise exc
+
+
+CALL_ERRORS = (WeChatClientException, requests.RequestException, TokenUnavailable)
+
+
+class ConsoleChannel:
+    """Development delivery: logs each message; the outbox row is marked sent via "console"."""
+
+    name = "console"
+
+    def send(self, person: Person, message: OutboxMessage, *, now: datetime) -> SendResult:
+        """Log the message as it would be sent."""
+        via = "企业微信" if person.wecom_userid else "公众号"
+        log.info(
+            "console delivery #%s [%s] to %s via %s: %s",
+            message.id,
+            message.kind,
+            person.name,
+            via,
+            message.text,
+        )
+        return SendResult.sent(self.name)
+
+
+class WecomChannel:
+    """企业微信 app text messages to a member's userid: how cadres are reached."""
+
+    name = "wecom"
+
+    def __init__(self, client: WecomApiClient) -> None:
+        self.client = client
+
+    def send(self, person: Person, message: OutboxMessage, *, now: datetime) -> SendResult:
+        """Send a text app message; a userid WeChat lists as invalid is a permanent failure."""
+        userid = person.wecom_userid or ""
+        try:
+            result = self.client.message.send_text(self.client.agent_id, userid, message.text)
+        except CALL_ERRORS as exc:
+            return failure(self.name, exc)
+        # Recipients outside the app's visible range come back here with errcode 0.
+        invalid = (
+            str(result.get("invaliduser") or "").split("|") if isinstance(result, dict) else []
+        )
+        if userid in invalid:
+            return SendResult.dead(self.name, "invaliduser: not in the app's visible range")
+        return SendResult.sent(self.name)
+
+
+class WechatChannel:
+    """公众号: a customer-service message inside the 48-hour window, else a template message."""
+
+    name = "wechat"
+
+    def __init__(self, client: WechatApiClient, engine: Engine, templates: Templates) -> None:
+        self.client = client
+        self.engine = engine
+        self.templates = templates
+
+    def window_open(self, person: Person, now: datetime) -> bool:
+        """Whether the person wrote within 48 hours and fewer than 5 messages went out since."""
+        with read_session(self.engine) as session:
+            last = session.exec(
+                select(func.max(InboundMessage.received_at)).where(
+                    InboundMessage.channel == "wechat",
+                    InboundMessage.sender == person.wechat_openid,
+                    # Follows, menu clicks and location reports allow fewer messages; only
+                    # the person's own messages count as opening the window.
+                    InboundMessage.msg_type != "event",
+                )
+            ).one()
+            if last is None or now - last >= CS_WINDOW:
+                return False
+            sent = session.exec(
+                select(func.count())
+                .select_from(OutboxMessage)
+                .where(
+                    OutboxMessage.person_id == person.id,
+                    OutboxMessage.status == OutboxStatus.sent.value,
+                    OutboxMessage.channel == "wechat_cs",
+                    col(OutboxMessage.sent_at) >= last,
+                )
+            ).one()
+        return int(sent) < CS_WINDOW_MESSAGES
+
+    def send(self, person: Person, message: OutboxMessage, *, now: datetime) -> SendResult:
+        """Customer-service message when the window is open; WeChat saying it is shut → template."""
+        openid = person.wechat_openid or ""
+        if self.window_open(person, now):
+            try:
+                self.client.message.send_text(openid, message.text)
+                return SendResult.sent("wechat_cs")
+            except WeChatClientException as exc:
+                if exc.errcode is None or int(exc.errcode) not in WINDOW_CLOSED_ERRORS:
+                    return failure("wechat_cs", exc)
+                log.info("window shut for %s (%s): template instead", mask(openid), exc.errcode)
+            except (requests.RequestException, TokenUnavailable) as exc:
+                return failure("wechat_cs", exc)
+        return self._send_template(openid, message)
+
+    def _send_template(self, openid: str, message: OutboxMessage) -> SendResult:
+        template = self.templates.for_kind(message.kind)
+        if template is None:
+            return SendResult.dead(
+                "wechat_template",
+                f"window closed and no template id for kind {message.kind!r} "
+                "(config/templates.toml)",
+            )
+        data = template.render(template_values(message))
+        try:
+            self.client.message.send_template(
+                openid, template.template_id, data, url=template.url or None
+            )
+        except CALL_ERRORS as exc:
+            return failure("wechat_template", exc)
+        return SendResult.sent("wechat_template")
+
+
+def template_values(message: OutboxMessage) -> dict[str, Any]:
+    """What a template's fields may name: the message's data plus text, kind, ticket and time."""
+    try:
+        data = json.loads(message.data or "{}")
+    except ValueError:
+        data = {}
+    values: dict[str, Any] = data if isinstance(data, dict) else {}
+    values.setdefault("text", message.text)
+    values.setdefault("kind", message.kind)
+    values.setdefault("ticket_id", message.ticket_id)
+    values.setdefault("time", message.created_at.astimezone(LOCAL_TZ).strftime("%Y-%m-%d %H:%M"))
+    return values
+
+
+@dataclass(frozen=True)
+class Channels:
+    """The channels a worker sends through; `console` set means development delivery."""
+
+    console: ConsoleChannel | None = None
+    wecom: WecomChannel | None = None
+    wechat: WechatChannel | None = None
+
+
+def channel_for(person: Person | None, channels: Channels) -> Channel | str:
+    """The one place that decides how a person is reached: a channel, or why nobody can be.
+
+    企业微信 first (cadres who have a userid), then the 公众号; no identity is a dead letter.
+    """
+    if person is None:
+        return "no recipient"
+    if not person.active:
+        return "recipient is no longer on the roster"
+    if not (person.wecom_userid or person.wechat_openid):
+        return "no WeChat identity"
+    if channels.console is not None:
+        return channels.console
+    if person.wecom_userid and channels.wecom is not None:
+        return channels.wecom
+    if person.wechat_openid and channels.wechat is not None:
+        return channels.wechat
+    return "no configured channel reaches this person (企业微信 / 公众号 Secret not set)"
+
+
+def build_channels(
+    engine: Engine,
+    settings: Settings,
+    *,
+    clients: WeChatClients | None = None,
+    templates: Templates | None = None,
+) -> Channels:
+    """Console channels in development, WeChat's otherwise (GRIEVANCE_DELIVERY)."""
+    if settings.resolved_delivery == "console":
+        return Channels(console=ConsoleChannel())
+    clients = clients or build_clients(engine, settings)
+    if clients.wechat is None and clients.wecom is None:
+        log.warning(
+            "GRIEVANCE_DELIVERY=wechat but no outbound credentials (AppID + AppSecret, or "
+            "CorpID + AgentId + Secret): every message will be a dead letter"
+        )
+    templates = templates or load_templates(settings.templates_file)
+    return Channels(
+        wecom=WecomChannel(clients.wecom) if clients.wecom else None,
+        wechat=WechatChannel(clients.wechat, engine, templates) if clients.wechat else None,
+    )

@@ -1,0 +1,108 @@
+"""`grievance-bot jobs`: list the scheduled jobs, or run one at a given moment."""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime
+
+import click
+
+from bot.scheduler import JobSpec, job_specs, run_job, worker_name
+from config.calendar import TIMEZONE
+from config.settings import Settings, get_settings
+from config.sla import load_sla
+from models.base import utcnow
+from models.db import make_engine, read_session
+from models.jobs import last_runs
+
+TIME_FORMAT = "%Y-%m-%d %H:%M"
+
+
+def _moment(text: str | None) -> datetime:
+    """An ISO-8601 moment; without an offset it is read as Asia/Shanghai time."""
+    if text is None:
+        return utcnow()
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError as exc:
+        raise click.BadParameter(f"{text!r} is not an ISO-8601 time", param_hint="--now") from exc
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=TIMEZONE)
+    return moment
+
+
+def _specs(settings: Settings) -> list[JobSpec]:
+    return job_specs(load_sla(settings.sla_file))
+
+
+def _local(moment: datetime | None) -> str:
+    return moment.astimezone(TIMEZONE).strftime(TIME_FORMAT) if moment else "—"
+
+
+@click.group()
+def jobs() -> None:
+    """Scheduled jobs (times in Asia/Shanghai)."""
+
+
+@jobs.command("list")
+@click.option("--now", "now_text", help="Compute next runs from this ISO-8601 moment.")
+def list_jobs(now_text: str | None) -> None:
+    """Show each job, its schedule, its next run and its last run."""
+    settings = get_settings()
+    now = _moment(now_text)
+    engine = make_engine(settings.resolved_database_url)
+    try:
+        with read_session(engine) as session:
+            last = last_runs(session)
+    finally:
+        engine.dispose()
+    header = ("job", "schedule", "next run", "last slot", "status", "finished", "note")
+    rows = [header]
+    for spec in _specs(settings):
+        next_run = spec.schedule.trigger().get_next_fire_time(None, now)
+        run = last.get(spec.name)
+        rows.append(
+            (
+                spec.name,
+                str(spec.schedule),
+                _local(next_run),
+                _local(run.slot) if run else "never",
+                run.status if run else "",
+                _local(run.finished_at) if run else "",
+                run.note if run else "",
+            )
+        )
+    widths = [max(len(row[i]) for row in rows) for i in range(len(header) - 1)]
+    for row in rows:
+        cells = [cell.ljust(width) for cell, width in zip(row, widths, strict=False)]
+        click.echo("  ".join([*cells, row[-1]]).rstrip())
+
+
+@jobs.command("run")
+@click.argument("name")
+@click.option(
+    "--now",
+    "now_text",
+    help="Run as of this ISO-8601 moment, e.g. 2026-12-07T08:30:00+08:00 (no offset: Shanghai).",
+)
+def run(name: str, now_text: str | None) -> None:
+    """Run job NAME for the slot of --now (default: now), claiming the slot like a worker does."""
+    settings = get_settings()
+    logging.basicConfig(
+        level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    specs = {spec.name: spec for spec in _specs(settings)}
+    spec = specs.get(name)
+    if spec is None:
+        raise click.BadParameter(
+            f"no job {name!r}; the jobs are {', '.join(specs)}", param_hint="NAME"
+        )
+    now = _moment(now_text)
+    engine = make_engine(settings.resolved_database_url)
+    try:
+        outcome = run_job(spec, engine, settings, now, worker=f"cli:{worker_name()}")
+    finally:
+        engine.dispose()
+    click.echo(str(outcome))
+    if outcome.status == "failed":
+        raise SystemExit(1)

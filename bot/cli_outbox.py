@@ -1,0 +1,177 @@
+"""`grievance-bot outbox …` and `grievance-bot worker`: see, revive and deliver messages."""
+
+from __future__ import annotations
+
+import json
+import logging
+import signal
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import click
+from sqlalchemy import Engine
+from sqlmodel import col, select
+
+from bot.scheduler import start_scheduler
+from bot.worker import run_worker
+from config.settings import ProductionConfigError, Settings, get_settings
+from models.base import utcnow
+from models.db import make_engine, read_session, unit_of_work
+from models.outbox import OutboxMessage, OutboxStatus
+from models.person import Person
+
+LOCAL_TZ = ZoneInfo("Asia/Shanghai")
+
+
+@contextmanager
+def _engine(settings: Settings) -> Iterator[Engine]:
+    settings.instance_path.mkdir(parents=True, exist_ok=True)
+    engine = make_engine(settings.resolved_database_url)
+    try:
+        yield engine
+    finally:
+        engine.dispose()
+
+
+def _local(value: Any) -> str:
+    return value.astimezone(LOCAL_TZ).strftime("%Y-%m-%d %H:%M:%S") if value else "-"
+
+
+@click.group()
+def outbox() -> None:
+    """Outbound messages: waiting, sent, and dead letters."""
+
+
+@outbox.command("list")
+@click.option("--dead", "dead_only", is_flag=True, help="Only dead letters.")
+@click.option("--json", "as_json", is_flag=True, help="One JSON array, for scripts.")
+@click.option("--ticket", "ticket_id", type=int, help="Only messages about this ticket.")
+@click.option("--limit", default=50, show_default=True, type=click.IntRange(min=1))
+def outbox_list(dead_only: bool, as_json: bool, ticket_id: int | None, limit: int) -> None:
+    """List the newest messages, with their status, channel and last error."""
+    stmt = (
+        select(OutboxMessage, Person)
+        .join(Person, col(Person.id) == col(OutboxMessage.person_id), isouter=True)
+        .order_by(col(OutboxMessage.id).desc())
+        .limit(limit)
+    )
+    if dead_only:
+        stmt = stmt.where(OutboxMessage.status == OutboxStatus.dead.value)
+    if ticket_id is not None:
+        stmt = stmt.where(OutboxMessage.ticket_id == ticket_id)
+    with _engine(get_settings()) as engine, read_session(engine) as session:
+        rows = list(session.exec(stmt))
+    if as_json:
+        records = [_record(message, person) for message, person in rows]
+        click.echo(json.dumps(records, ensure_ascii=False, indent=2))
+        return
+    if not rows:
+        click.echo("no dead letters" if dead_only else "no messages")
+        return
+    for message, person in rows:
+        click.echo(_line(message, person))
+
+
+def _line(message: OutboxMessage, person: Person | None) -> str:
+    """Two lines for one message: what and to whom, then where it stands."""
+    if message.status == OutboxStatus.sent.value:
+        state = f"sent {_local(message.sent_at)} via {message.channel}"
+    elif message.status == OutboxStatus.dead.value:
+        state = f"dead after {message.attempts} attempt(s): {message.last_error}"
+    else:
+        state = f"next try {_local(message.next_attempt_at)}, {message.attempts} attempt(s)"
+        if message.last_error:
+            state += f", last error: {message.last_error}"
+    ticket = f" ticket #{message.ticket_id}" if message.ticket_id else ""
+    text = " ".join(message.text.split())
+    if len(text) > 40:
+        text = text[:39] + "…"
+    who = person.name if person else "-"
+    return (
+        f"#{message.id:<6} {message.status:<8} {message.kind:<12} → {who}{ticket}: {text}\n"
+        f"        {state}"
+    )
+
+
+def _record(message: OutboxMessage, person: Person | None) -> dict[str, Any]:
+    def iso(value: Any) -> str | None:
+        return value.isoformat() if value else None
+
+    return {
+        "id": message.id,
+        "status": message.status,
+        "kind": message.kind,
+        "person_id": message.person_id,
+        "person": person.name if person else None,
+        "ticket_id": message.ticket_id,
+        "text": message.text,
+        "channel": message.channel,
+        "attempts": message.attempts,
+        "next_attempt_at": iso(message.next_attempt_at),
+        "last_error": message.last_error,
+        "created_at": iso(message.created_at),
+        "sent_at": iso(message.sent_at),
+    }
+
+
+@outbox.command("retry")
+@click.argument("message_id", type=int, required=False)
+@click.option("--all-dead", is_flag=True, help="Queue every dead letter again.")
+def outbox_retry(message_id: int | None, all_dead: bool) -> None:
+    """Queue a dead (or waiting) message for delivery now, its attempts counted afresh."""
+    if (message_id is None) == (not all_dead):
+        raise click.UsageError("give a message ID or --all-dead (not both)")
+    now = utcnow()
+    with _engine(get_settings()) as engine, unit_of_work(engine) as session:
+        if all_dead:
+            stmt = select(OutboxMessage).where(OutboxMessage.status == OutboxStatus.dead.value)
+            messages = list(session.exec(stmt))
+        else:
+            message = session.get(OutboxMessage, message_id)
+            if message is None:
+                raise click.ClickException(f"no outbox message #{message_id}")
+            if message.status == OutboxStatus.sent.value:
+                raise click.ClickException(f"message #{message_id} was already sent")
+            if message.lease_until is not None and message.lease_until > now:
+                raise click.ClickException(f"message #{message_id} is being sent right now")
+            messages = [message]
+        for message in messages:
+            message.status = OutboxStatus.pending.value
+            message.attempts = 0
+            message.next_attempt_at = now
+            message.lease_until = None
+            session.add(message)
+    click.echo(f"{len(messages)} message(s) queued for delivery")
+
+
+@click.command("worker")
+def worker() -> None:
+    """Deliver the outbox, download media and run the scheduled jobs until SIGTERM or Ctrl-C."""
+    settings = get_settings()
+    try:
+        settings.check_production()
+    except ProductionConfigError as exc:
+        raise click.ClickException(f"refusing to start in production: {exc}") from exc
+    settings = settings.with_development_credentials()
+    logging.basicConfig(
+        level=settings.log_level.upper(),
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    stop = threading.Event()
+
+    def request_stop(signum: int, _frame: Any) -> None:
+        logging.getLogger(__name__).info("signal %s: stopping after this pass", signum)
+        stop.set()
+
+    signal.signal(signal.SIGTERM, request_stop)
+    signal.signal(signal.SIGINT, request_stop)
+    click.echo(f"grievance-bot worker running ({settings.resolved_delivery} delivery)")
+    with _engine(settings) as engine:
+        scheduler = start_scheduler(engine, settings)
+        try:
+            run_worker(engine, settings, stop)
+        finally:
+            scheduler.shutdown(wait=True)

@@ -1,0 +1,286 @@
+"""What an assignee says: 签收, 进度, 办结, 退回, 转办, 延期, 待办, 查看."""
+
+from __future__ import annotations
+
+from handlers import texts
+from handlers.assignment import assign, notify, notify_reporters, ticket_fields
+from handlers.commands import Command, leading_number, parse_command
+from handlers.router import Context, Message, Reply
+from handlers.views import detail, one_line
+from models.person import Person, find_handlers
+from models.routing import RouteChoice, dispatchers_for
+from models.ticket import STATE_NAMES, Ticket, TicketRequest, TicketState
+from models.tickets import may_handle, open_tickets_of
+from models.workflow import change_state, record_event
+
+MAX_EXTENSION_DAYS = 15
+WORKING = (TicketState.assigned.value, TicketState.accepted.value, TicketState.in_progress.value)
+
+
+def handler_ticket(ctx: Context, person: Person, command: Command, example: str) -> Ticket | str:
+    """The ticket a command names, if this person may act on it; otherwise the refusal to say."""
+    if command.number is None:
+        return texts.NEED_NUMBER.format(example=example)
+    ticket = ctx.session.get(Ticket, command.number)
+    if ticket is None or not may_handle(ctx.session, person, ticket):
+        return texts.NOT_FOUND.format(id=command.number)
+    return ticket
+
+
+def _wrong_state(ticket: Ticket, action: str) -> str:
+    state = STATE_NAMES.get(TicketState(ticket.state), ticket.state)
+    return texts.WRONG_STATE.format(id=ticket.id, state=state, action=action)
+
+
+def _begin(message: Message, ctx: Context, verbs: tuple[str, ...]) -> tuple[Person, Command] | None:
+    person = ctx.person(message)
+    command = parse_command(message.content, verbs)
+    if person is None or command is None:
+        return None
+    return person, command
+
+
+def accept(message: Message, ctx: Context) -> Reply:
+    """签收 12."""
+    begun = _begin(message, ctx, ("签收", "接单"))
+    if begun is None:
+        return None
+    person, command = begun
+    ticket = handler_ticket(ctx, person, command, "签收 12")
+    if isinstance(ticket, str):
+        return ticket
+    if ticket.state != TicketState.assigned.value:
+        return _wrong_state(ticket, "签收")
+    change_state(
+        ctx.session, ticket, TicketState.accepted, kind="accepted", now=ctx.now, actor_id=person.id
+    )
+    notify_reporters(
+        ctx, ticket, "accepted", texts.NOTIFY_ACCEPTED.format(**ticket_fields(ctx, ticket))
+    )
+    return texts.ACCEPTED.format(id=ticket.id)
+
+
+def progress(message: Message, ctx: Context) -> Reply:
+    """进度 12 内容 — a note of work done, passed on to the reporter."""
+    begun = _begin(message, ctx, ("进度", "进展"))
+    if begun is None:
+        return None
+    person, command = begun
+    ticket = handler_ticket(ctx, person, command, "进度 12 已联系施工队")
+    if isinstance(ticket, str):
+        return ticket
+    if not command.rest:
+        return texts.NEEDS_TEXT.format(command="进度", what="内容", example="进度 12 已联系施工队")
+    if ticket.state not in WORKING:
+        return _wrong_state(ticket, "记录进展")
+    if ticket.state == TicketState.assigned.value:
+        change_state(
+            ctx.session,
+            ticket,
+            TicketState.accepted,
+            kind="accepted",
+            now=ctx.now,
+            actor_id=person.id,
+        )
+    change_state(
+        ctx.session,
+        ticket,
+        TicketState.in_progress,
+        kind="progress",
+        now=ctx.now,
+        actor_id=person.id,
+        note=command.rest,
+    )
+    notify_reporters(
+        ctx, ticket, "progress", texts.NOTIFY_PROGRESS.format(id=ticket.id, note=command.rest)
+    )
+    return texts.PROGRESS_RECORDED.format(id=ticket.id)
+
+
+def resolve(message: Message, ctx: Context) -> Reply:
+    """办结 12 结果说明 — a result is required; the reporter is asked whether they are satisfied."""
+    begun = _begin(message, ctx, ("办结", "完成"))
+    if begun is None:
+        return None
+    person, command = begun
+    ticket = handler_ticket(ctx, person, command, "办结 12 已派人修好")
+    if isinstance(ticket, str):
+        return ticket
+    if not command.rest:
+        return texts.NEEDS_TEXT.format(
+            command="办结", what="结果说明", example="办结 12 已派人修好"
+        )
+    if ticket.state not in WORKING:
+        return _wrong_state(ticket, "办结")
+    change_state(
+        ctx.session,
+        ticket,
+        TicketState.resolved,
+        kind="resolved",
+        now=ctx.now,
+        actor_id=person.id,
+        note=command.rest,
+    )
+    ticket.result = command.rest
+    ticket.rating, ticket.rated_at = None, None
+    ticket.rating_asked_at, ticket.rating_reminded_at = ctx.now, None
+    fields = ticket_fields(ctx, ticket)
+    notify_reporters(
+        ctx, ticket, "resolved", texts.NOTIFY_RESOLVED.format(result=command.rest, **fields)
+    )
+    return texts.RESOLVED.format(id=ticket.id)
+
+
+def return_ticket(message: Message, ctx: Context) -> Reply:
+    """退回 12 原因 — a misrouted ticket goes back to the dispatcher, who decides."""
+    begun = _begin(message, ctx, ("退回", "退单"))
+    if begun is None:
+        return None
+    person, command = begun
+    ticket = handler_ticket(ctx, person, command, "退回 12 不属于本村")
+    if isinstance(ticket, str):
+        return ticket
+    if not command.rest:
+        return texts.NEEDS_TEXT.format(command="退回", what="原因", example="退回 12 不属于本村")
+    if ticket.state not in WORKING:
+        return _wrong_state(ticket, "退回")
+    change_state(
+        ctx.session,
+        ticket,
+        TicketState.returned,
+        kind="returned",
+        now=ctx.now,
+        actor_id=person.id,
+        note=command.rest,
+    )
+    assert ticket.id is not None
+    ctx.session.add(
+        TicketRequest(
+            ticket_id=ticket.id,
+            kind="return",
+            requested_by_id=person.id,
+            reason=command.rest,
+            created_at=ctx.now,
+        )
+    )
+    fields = ticket_fields(ctx, ticket)
+    text = texts.NOTIFY_RETURN_REQUEST.format(reason=command.rest, **fields)
+    for dispatcher in dispatchers_for(ctx.session, ticket)[:1]:
+        notify(ctx, dispatcher.id, "return_request", text, ticket)
+    notify_reporters(
+        ctx, ticket, "returned", texts.NOTIFY_RETURNED_TO_REPORTER.format(id=ticket.id)
+    )
+    return texts.RETURN_REQUESTED.format(id=ticket.id)
+
+
+def pick_person(ctx: Context, word: str) -> Person | str:
+    """A handler named by name or phone, or the sentence explaining why not."""
+    word = word.strip()
+    if not word:
+        return texts.PERSON_NOT_FOUND.format(name="")
+    people = find_handlers(ctx.session, word)
+    if not people:
+        return texts.PERSON_NOT_FOUND.format(name=word)
+    if len(people) > 1:
+        phones = "、".join(p.phone for p in people[:5])
+        return texts.PERSON_AMBIGUOUS.format(name=word, phones=phones)
+    return people[0]
+
+
+def transfer(message: Message, ctx: Context) -> Reply:
+    """转办 12 姓名 — to a colleague; recorded, and both the colleague and the reporter are told."""
+    begun = _begin(message, ctx, ("转办", "转交", "转给"))
+    if begun is None:
+        return None
+    person, command = begun
+    ticket = handler_ticket(ctx, person, command, "转办 12 张三")
+    if isinstance(ticket, str):
+        return ticket
+    if ticket.state not in WORKING:
+        return _wrong_state(ticket, "转办")
+    target = pick_person(ctx, command.rest)
+    if isinstance(target, str):
+        return target
+    assign(
+        ctx,
+        ticket,
+        RouteChoice(target, f"transfer:{person.name}"),
+        actor_id=person.id,
+        kind="transferred",
+    )
+    fields = ticket_fields(ctx, ticket)
+    notify_reporters(
+        ctx, ticket, "reassigned", texts.NOTIFY_REASSIGNED_TO_REPORTER.format(**fields)
+    )
+    return texts.TRANSFERRED.format(id=ticket.id, name=target.name)
+
+
+def extend(message: Message, ctx: Context) -> Reply:
+    """延期 12 天数 原因 — a request the dispatcher approves."""
+    begun = _begin(message, ctx, ("延期", "申请延期"))
+    if begun is None:
+        return None
+    person, command = begun
+    example = "延期 12 3 等材料到货"
+    ticket = handler_ticket(ctx, person, command, example)
+    if isinstance(ticket, str):
+        return ticket
+    days, reason = leading_number(command.rest)
+    reason = reason.strip().removeprefix("天").removeprefix("个工作日").strip()
+    if days is None or days <= 0 or not reason:
+        return texts.NEEDS_TEXT.format(command="延期", what="天数和原因", example=example)
+    if days > MAX_EXTENSION_DAYS:
+        return texts.EXTENSION_TOO_LONG.format(max=MAX_EXTENSION_DAYS)
+    if ticket.state not in WORKING:
+        return _wrong_state(ticket, "申请延期")
+    assert ticket.id is not None
+    ctx.session.add(
+        TicketRequest(
+            ticket_id=ticket.id,
+            kind="extension",
+            requested_by_id=person.id,
+            days=days,
+            reason=reason,
+            created_at=ctx.now,
+        )
+    )
+    record_event(
+        ctx.session,
+        ticket,
+        "extension_requested",
+        now=ctx.now,
+        actor_id=person.id,
+        note=f"{days}个工作日：{reason}",
+    )
+    fields = ticket_fields(ctx, ticket)
+    text = texts.NOTIFY_EXTENSION_REQUEST.format(days=days, reason=reason, **fields)
+    for dispatcher in dispatchers_for(ctx.session, ticket)[:1]:
+        notify(ctx, dispatcher.id, "extension_request", text, ticket)
+    return texts.EXTENSION_REQUESTED.format(id=ticket.id, days=days)
+
+
+def todo(message: Message, ctx: Context) -> Reply:
+    """待办 — my open tickets, overdue first."""
+    begun = _begin(message, ctx, ("待办", "我的待办"))
+    if begun is None or begun[1].rest:
+        return None
+    person, _ = begun
+    assert person.id is not None
+    tickets = open_tickets_of(ctx.session, person.id, ctx.now)
+    if not tickets:
+        return texts.NOTHING_TO_DO
+    lines = [texts.TODO_HEADER.format(count=len(tickets))]
+    lines += [one_line(ctx.session, ctx, t, ctx.now) for t in tickets]
+    return "\n".join(lines)
+
+
+def view(message: Message, ctx: Context) -> Reply:
+    """查看 12 — detail and timeline, for the assignee and dispatchers above the ticket."""
+    begun = _begin(message, ctx, ("查看", "详情"))
+    if begun is None:
+        return None
+    person, command = begun
+    ticket = handler_ticket(ctx, person, command, "查看 12")
+    if isinstance(ticket, str):
+        return ticket
+    return detail(ctx, ticket)

@@ -1,0 +1,302 @@
+"""What a dispatcher (or a leader above the ticket) says: 派, 同意, 驳回, 合并, 无效, 待派."""
+
+from __future__ import annotations
+
+from sqlmodel import col, select
+
+from handlers import texts
+from handlers.assignment import assign, local_time, notify, notify_reporters, route, ticket_fields
+from handlers.cadre import pick_person
+from handlers.commands import Command, leading_number, parse_command
+from handlers.router import Context, Message, Reply
+from handlers.views import one_line
+from models.deadlines import extend_resolve_due
+from models.person import Person
+from models.place import Place
+from models.routing import RouteChoice
+from models.ticket import STATE_NAMES, Ticket, TicketRequest, TicketState
+from models.tickets import dispatch_queue, may_dispatch
+from models.workflow import can_transition, change_state, record_event
+
+REQUEST_NAMES = {"return": "退回", "extension": "延期"}
+
+
+def _begin(message: Message, ctx: Context, verbs: tuple[str, ...]) -> tuple[Person, Command] | None:
+    person = ctx.person(message)
+    command = parse_command(message.content, verbs)
+    if person is None or command is None:
+        return None
+    return person, command
+
+
+def dispatcher_ticket(ctx: Context, person: Person, command: Command, example: str) -> Ticket | str:
+    """The ticket named, if this person dispatches above it; otherwise the refusal to say."""
+    if command.number is None:
+        return texts.NEED_NUMBER.format(example=example)
+    ticket = ctx.session.get(Ticket, command.number)
+    if ticket is None or not may_dispatch(ctx.session, person, ticket):
+        return texts.NOT_FOUND.format(id=command.number)
+    return ticket
+
+
+def _wrong_state(ticket: Ticket, action: str) -> str:
+    state = STATE_NAMES.get(TicketState(ticket.state), ticket.state)
+    return texts.WRONG_STATE.format(id=ticket.id, state=state, action=action)
+
+
+def _pending_request(ctx: Context, ticket: Ticket) -> TicketRequest | None:
+    stmt = (
+        select(TicketRequest)
+        .where(TicketRequest.ticket_id == ticket.id, TicketRequest.status == "pending")
+        .order_by(col(TicketRequest.id).desc())
+    )
+    return ctx.session.exec(stmt).first()
+
+
+def _close_request(
+    ctx: Context, request: TicketRequest, person: Person, status: str, note: str = ""
+) -> None:
+    request.status, request.decided_by_id, request.decided_at = status, person.id, ctx.now
+    request.decision_note = note
+    ctx.session.add(request)
+
+
+def send_to(message: Message, ctx: Context) -> Reply:
+    """派 12 姓名 — assign (or reassign) a ticket by hand."""
+    begun = _begin(message, ctx, ("派", "派单", "指派"))
+    if begun is None:
+        return None
+    person, command = begun
+    ticket = dispatcher_ticket(ctx, person, command, "派 12 张三")
+    if isinstance(ticket, str):
+        return ticket
+    if not can_transition(ticket.state, TicketState.assigned):
+        return _wrong_state(ticket, "派单")
+    target = pick_person(ctx, command.rest)
+    if isinstance(target, str):
+        return target
+    had_assignee = ticket.assignee_id is not None
+    pending = _pending_request(ctx, ticket)
+    if pending is not None and pending.kind == "return":
+        _close_request(ctx, pending, person, "approved", f"派给{target.name}")
+    assign(ctx, ticket, RouteChoice(target, f"dispatcher:{person.name}"), actor_id=person.id)
+    if had_assignee:
+        fields = ticket_fields(ctx, ticket)
+        notify_reporters(
+            ctx, ticket, "reassigned", texts.NOTIFY_REASSIGNED_TO_REPORTER.format(**fields)
+        )
+    return texts.ASSIGNED_BY_DISPATCHER.format(id=ticket.id, name=target.name)
+
+
+def approve(message: Message, ctx: Context) -> Reply:
+    """同意 12 — approve the pending return (re-route) or extension (move the deadline)."""
+    begun = _begin(message, ctx, ("同意", "批准"))
+    if begun is None:
+        return None
+    person, command = begun
+    ticket = dispatcher_ticket(ctx, person, command, "同意 12")
+    if isinstance(ticket, str):
+        return ticket
+    request = _pending_request(ctx, ticket)
+    if request is None:
+        return texts.NO_PENDING_REQUEST.format(id=ticket.id)
+    _close_request(ctx, request, person, "approved")
+    if request.kind == "return":
+        excluded = {request.requested_by_id} if request.requested_by_id else set()
+        choice = route(ctx, ticket, exclude=excluded)
+        if choice is None:
+            choice = RouteChoice(person, f"dispatcher:{person.name}")
+        assign(ctx, ticket, choice, actor_id=person.id, kind="rerouted", note="同意退回")
+        fields = ticket_fields(ctx, ticket)
+        notify_reporters(
+            ctx, ticket, "reassigned", texts.NOTIFY_REASSIGNED_TO_REPORTER.format(**fields)
+        )
+        return texts.RETURN_APPROVED.format(
+            id=ticket.id, name=choice.person.name, route=choice.route
+        )
+    assert request.days, "extension requests always carry their days (cadre.extend checks)"
+    base = ticket.resolve_due_at or ctx.now
+    ticket.resolve_due_at = extend_resolve_due(base, request.days)
+    ticket.updated_at = ctx.now
+    ctx.session.add(ticket)
+    due = local_time(ticket.resolve_due_at)
+    record_event(
+        ctx.session,
+        ticket,
+        "extension_approved",
+        now=ctx.now,
+        actor_id=person.id,
+        note=f"{request.days}个工作日，新期限{due}",
+    )
+    notify(
+        ctx,
+        request.requested_by_id,
+        "extension_approved",
+        texts.NOTIFY_EXTENSION_APPROVED.format(id=ticket.id, due=due),
+        ticket,
+    )
+    return texts.EXTENSION_APPROVED.format(id=ticket.id, due=due)
+
+
+def reject(message: Message, ctx: Context) -> Reply:
+    """驳回 12 原因 — refuse the pending return (back to its assignee) or extension."""
+    begun = _begin(message, ctx, ("驳回", "不同意"))
+    if begun is None:
+        return None
+    person, command = begun
+    ticket = dispatcher_ticket(ctx, person, command, "驳回 12 属于本村范围")
+    if isinstance(ticket, str):
+        return ticket
+    if not command.rest:
+        return texts.NEEDS_TEXT.format(command="驳回", what="原因", example="驳回 12 属于本村范围")
+    request = _pending_request(ctx, ticket)
+    if request is None:
+        return texts.NO_PENDING_REQUEST.format(id=ticket.id)
+    _close_request(ctx, request, person, "rejected", command.rest)
+    name = REQUEST_NAMES.get(request.kind, request.kind)
+    if request.kind == "return":
+        change_state(
+            ctx.session,
+            ticket,
+            TicketState.assigned,
+            kind="return_rejected",
+            now=ctx.now,
+            actor_id=person.id,
+            note=command.rest,
+        )
+    else:
+        record_event(
+            ctx.session,
+            ticket,
+            "extension_rejected",
+            now=ctx.now,
+            actor_id=person.id,
+            note=command.rest,
+        )
+    notify(
+        ctx,
+        request.requested_by_id,
+        f"{request.kind}_rejected",
+        texts.NOTIFY_REQUEST_REJECTED.format(id=ticket.id, request=name, reason=command.rest),
+        ticket,
+    )
+    return texts.REQUEST_REJECTED.format(id=ticket.id, request=name)
+
+
+def merge(message: Message, ctx: Context) -> Reply:
+    """合并 12 10 — 12 duplicates 10; 12's reporter follows 10 from now on."""
+    begun = _begin(message, ctx, ("合并",))
+    if begun is None:
+        return None
+    person, command = begun
+    ticket = dispatcher_ticket(ctx, person, command, "合并 12 10")
+    if isinstance(ticket, str):
+        return ticket
+    target_number, _ = leading_number(command.rest.lstrip("#＃到入 "))
+    target = ctx.session.get(Ticket, target_number) if target_number else None
+    if target is None or target.id == ticket.id or not may_dispatch(ctx.session, person, target):
+        return texts.NOT_FOUND.format(id=target_number or "")
+    if not can_transition(ticket.state, TicketState.duplicate):
+        return _wrong_state(ticket, "合并")
+    ticket.duplicate_of_id = target.id
+    change_state(
+        ctx.session,
+        ticket,
+        TicketState.duplicate,
+        kind="merged",
+        now=ctx.now,
+        actor_id=person.id,
+        note=f"并入 #{target.id}",
+    )
+    record_event(
+        ctx.session, target, "merged", now=ctx.now, actor_id=person.id, note=f"#{ticket.id} 并入"
+    )
+    notify(
+        ctx,
+        ticket.reporter_id,
+        "merged",
+        texts.NOTIFY_MERGED.format(id=ticket.id, target=target.id),
+        ticket,
+    )
+    if ticket.assignee_id not in (None, target.assignee_id):
+        notify(
+            ctx,
+            ticket.assignee_id,
+            "withdrawn",
+            texts.NOTIFY_WITHDRAWN.format(id=ticket.id),
+            ticket,
+        )
+    return texts.MERGED.format(id=ticket.id, target=target.id)
+
+
+def invalidate(message: Message, ctx: Context) -> Reply:
+    """无效 12 原因 — not a real problem, or not ours to handle."""
+    begun = _begin(message, ctx, ("无效",))
+    if begun is None:
+        return None
+    person, command = begun
+    ticket = dispatcher_ticket(ctx, person, command, "无效 12 重复发送")
+    if isinstance(ticket, str):
+        return ticket
+    if not command.rest:
+        return texts.NEEDS_TEXT.format(command="无效", what="原因", example="无效 12 重复发送")
+    if not can_transition(ticket.state, TicketState.invalid):
+        return _wrong_state(ticket, "标记无效")
+    change_state(
+        ctx.session,
+        ticket,
+        TicketState.invalid,
+        kind="invalid",
+        now=ctx.now,
+        actor_id=person.id,
+        note=command.rest,
+    )
+    notify(
+        ctx,
+        ticket.reporter_id,
+        "invalid",
+        texts.NOTIFY_INVALID.format(id=ticket.id, reason=command.rest),
+        ticket,
+    )
+    if ticket.assignee_id is not None and ticket.assignee_id != person.id:
+        notify(
+            ctx,
+            ticket.assignee_id,
+            "withdrawn",
+            texts.NOTIFY_WITHDRAWN.format(id=ticket.id),
+            ticket,
+        )
+    return texts.MARKED_INVALID.format(id=ticket.id)
+
+
+def queue(message: Message, ctx: Context) -> Reply:
+    """待派 — returned and unassigned tickets, and requests waiting for a decision."""
+    begun = _begin(message, ctx, ("待派", "待审批"))
+    if begun is None or begun[1].rest:
+        return None
+    person, _ = begun
+    from models.person import Role, roles_of
+
+    assert person.id is not None
+    if not roles_of(ctx.session, person.id) & {Role.dispatcher, Role.leader, Role.admin}:
+        return texts.NOT_A_DISPATCHER
+    under = ctx.session.get(Place, person.place_id)
+    tickets = dispatch_queue(ctx.session, under)
+    stmt = (
+        select(TicketRequest, Ticket)
+        .join(Ticket, col(Ticket.id) == TicketRequest.ticket_id)
+        .where(TicketRequest.status == "pending", TicketRequest.kind == "extension")
+        .order_by(col(TicketRequest.id))
+        .limit(20)
+    )
+    extensions = [
+        (req, t)
+        for req, t in ctx.session.exec(stmt)
+        if under is None or t.place_path.startswith(under.path)
+    ]
+    if not tickets and not extensions:
+        return texts.QUEUE_EMPTY
+    lines = [texts.QUEUE_HEADER]
+    lines += [one_line(ctx.session, ctx, t, ctx.now) for t in tickets]
+    lines += [f"#{t.id} 申请延期{req.days}个工作日：{req.reason[:20]}" for req, t in extensions]
+    return "\n".join(lines)

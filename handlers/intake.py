@@ -1,0 +1,387 @@
+"""Intake (受理): a bound reporter's words, photos, voice and locations become a ticket."""
+
+from __future__ import annotations
+
+import re
+from datetime import timedelta
+
+from sqlmodel import Session, col, select
+
+from handlers import texts
+from handlers.assignment import assign, notify, route, taxonomy_of, ticket_fields
+from handlers.commands import chinese_number, parse_command
+from handlers.parser import GrievanceParser, ParseResult
+from handlers.router import NO_REPLY, Context, Message, Reply
+from models.person import Person
+from models.place import Place, PlaceKind, village_of
+from models.routing import RouteChoice, dispatchers_for
+from models.ticket import Attachment, Ticket, TicketState
+from models.tickets import (
+    add_attachment,
+    locate,
+    new_ticket,
+    open_draft_of,
+    recent_ticket_of,
+    stale_drafts,
+)
+from models.workflow import change_state, record_event
+
+MEDIA_TYPES = ("image", "voice", "video", "shortvideo", "location", "link", "file")
+CORRECTABLE = (TicketState.submitted.value, TicketState.assigned.value)
+WITHDRAWABLE = (
+    TicketState.draft.value,
+    TicketState.submitted.value,
+    TicketState.assigned.value,
+    TicketState.accepted.value,
+    TicketState.in_progress.value,
+    TicketState.returned.value,
+)
+DRAFT_TIMEOUT = timedelta(days=1)
+
+# One parser per process: each holds jieba's dictionary (about 70 MB), so when the roster's
+# villages change the old one is dropped rather than kept beside the new one.
+_parser: tuple[tuple[tuple[str, ...], str], GrievanceParser] | None = None
+
+
+def village_names(session: Session) -> tuple[str, ...]:
+    """Every village name on the roster, sorted (the parser's place words)."""
+    stmt = select(Place.name).where(Place.kind == PlaceKind.village.value).distinct()
+    return tuple(sorted(session.exec(stmt)))
+
+
+def parser_for(ctx: Context) -> GrievanceParser:
+    """The parser for this roster's villages, rebuilt only when the village list changes."""
+    global _parser
+    key = (village_names(ctx.session), str(ctx.settings.taxonomy_file))
+    if _parser is None or _parser[0] != key:
+        _parser = (key, GrievanceParser(taxonomy_of(ctx.settings), key[0]))
+    return _parser[1]
+
+
+def warm_up(ctx: Context) -> None:
+    """Build the parser before the first message arrives (jieba takes about half a second)."""
+    if village_names(ctx.session):
+        parser_for(ctx)
+
+
+def home_of(session: Session, person: Person) -> tuple[Place | None, int | None]:
+    """The reporter's own village and group number, from the roster."""
+    place = session.get(Place, person.place_id)
+    if place is None:
+        return None, None
+    village = village_of(session, place)
+    number = place.number if place.kind == PlaceKind.group.value else None
+    return village, number
+
+
+def find_village(session: Session, name: str, near: Place | None) -> Place | None:
+    """A village by name, preferring one in the same town as `near`."""
+    candidates = list(
+        session.exec(select(Place).where(Place.name == name, Place.kind == PlaceKind.village.value))
+    )
+    if near is not None and len(candidates) > 1:
+        town_path = "/".join(near.path.split("/")[:-3]) + "/"
+        same_town = [c for c in candidates if c.path.startswith(town_path)]
+        candidates = same_town or candidates
+    return candidates[0] if candidates else None
+
+
+def _parse(ctx: Context, person: Person, text: str) -> tuple[ParseResult, Place | None]:
+    home_village, home_group = home_of(ctx.session, person)
+    result = parser_for(ctx).parse(text, home_village.name if home_village else None, home_group)
+    village = home_village
+    if result.village and (home_village is None or result.village != home_village.name):
+        village = find_village(ctx.session, result.village, home_village) or home_village
+    return result, village
+
+
+def _fill(ctx: Context, ticket: Ticket, result: ParseResult, village: Place | None) -> None:
+    ticket.category = result.category or "other"
+    ticket.summary = result.summary[:120]
+    ticket.confidence = result.confidence
+    ticket.urgent = result.urgent
+    ticket.households = result.households
+    locate(ctx.session, ticket, village, result.group)
+
+
+def _route_and_assign(ctx: Context, ticket: Ticket, person: Person) -> None:
+    choice = route(ctx, ticket)
+    if choice is not None:
+        assign(ctx, ticket, choice, actor_id=None)
+
+
+def _created_reply(ctx: Context, ticket: Ticket) -> str:
+    return texts.TICKET_CREATED.format(**ticket_fields(ctx, ticket))
+
+
+def friendly_reply(text: str) -> str:
+    """A short, warm answer to a greeting, a thank-you or an acknowledgement."""
+    if re.search(r"谢|感谢|辛苦", text):
+        return texts.THANKS_REPLY
+    if re.search(r"你好|您好|早上好|晚上好|在吗|在不在|hello|hi", text, re.IGNORECASE):
+        return texts.GREETING_REPLY
+    return texts.ACK_REPLY
+
+
+def report(message: Message, ctx: Context) -> Reply:
+    """Free text (or a voice note with recognition text) from a bound person."""
+    person = ctx.person(message)
+    if person is None or not message.content.strip():
+        return None
+    assert person.id is not None
+    text = message.content.strip()
+    result, village = _parse(ctx, person, text)
+    draft = open_draft_of(ctx.session, person.id)
+    if not result.is_grievance:
+        if draft is not None:
+            return texts.DRAFT_STILL_WAITING.format(id=draft.id)
+        return friendly_reply(text)
+    if draft is not None:
+        ticket = draft
+        ticket.text = text
+        change_state(
+            ctx.session,
+            ticket,
+            TicketState.submitted,
+            kind="completed",
+            now=ctx.now,
+            actor_id=person.id,
+            note=text[:200],
+        )
+    else:
+        ticket = new_ticket(
+            ctx.session,
+            reporter=person,
+            channel=message.channel,
+            sender=message.sender,
+            text=text,
+            now=ctx.now,
+        )
+    _fill(ctx, ticket, result, village)
+    if message.type == "voice":
+        add_attachment(ctx.session, ticket, _attachment_of(message), ctx.now)
+    ctx.session.flush()
+    _route_and_assign(ctx, ticket, person)
+    return _created_reply(ctx, ticket)
+
+
+def _attachment_of(message: Message) -> Attachment:
+    return Attachment(
+        ticket_id=0,
+        kind=message.type,
+        channel=message.channel,
+        media_id=message.media_id,
+        url=message.picture_url,
+        latitude=message.latitude,
+        longitude=message.longitude,
+        label=message.label,
+        created_at=message.created_at,
+    )
+
+
+def attach(message: Message, ctx: Context) -> Reply:
+    """A photo, voice note, video or location: onto the recent ticket, or into a new draft."""
+    person = ctx.person(message)
+    if person is None:
+        return None
+    assert person.id is not None
+    if message.type == "voice" and message.content.strip():
+        return report(message, ctx)
+    kind = texts.MEDIA_KINDS.get(message.type, "附件")
+    ticket = open_draft_of(ctx.session, person.id) or recent_ticket_of(
+        ctx.session, person.id, ctx.now
+    )
+    if ticket is not None:
+        add_attachment(ctx.session, ticket, _attachment_of(message), ctx.now)
+        if ticket.state == TicketState.draft.value:
+            return texts.DRAFT_OPENED.format(kind=kind)
+        return texts.ATTACHED.format(kind=kind, id=ticket.id)
+    ticket = new_ticket(
+        ctx.session,
+        reporter=person,
+        channel=message.channel,
+        sender=message.sender,
+        text="",
+        now=ctx.now,
+        state=TicketState.draft,
+    )
+    home_village, home_group = home_of(ctx.session, person)
+    locate(ctx.session, ticket, home_village, home_group)
+    add_attachment(ctx.session, ticket, _attachment_of(message), ctx.now)
+    return texts.DRAFT_OPENED.format(kind=kind)
+
+
+def release_stale_drafts(ctx: Context) -> int:
+    """Drafts nobody completed within a day go to the dispatcher with what they hold."""
+    released = stale_drafts(ctx.session, ctx.now - DRAFT_TIMEOUT)
+    for ticket in released:
+        ticket.summary = ticket.summary or texts.DRAFT_SUMMARY
+        ticket.category = ticket.category or "other"
+        change_state(
+            ctx.session,
+            ticket,
+            TicketState.submitted,
+            kind="draft_timeout",
+            now=ctx.now,
+            note=texts.DRAFT_TIMEOUT_NOTE,
+        )
+        dispatchers = dispatchers_for(ctx.session, ticket)
+        choice = (
+            RouteChoice(dispatchers[0], "dispatcher:draft") if dispatchers else route(ctx, ticket)
+        )
+        if choice is not None:
+            assign(ctx, ticket, choice, actor_id=None)
+    return len(released)
+
+
+# ---------------------------------------------------------------- corrections and withdrawal
+
+CORRECTION_VERBS = ("改",)
+WITHDRAW_VERBS = ("撤回", "撤销", "取消")
+
+
+def _latest_correctable(session: Session, person_id: int) -> Ticket | None:
+    stmt = (
+        select(Ticket)
+        .where(Ticket.reporter_id == person_id, col(Ticket.state).in_(CORRECTABLE))
+        .order_by(col(Ticket.id).desc())
+    )
+    return session.exec(stmt).first()
+
+
+def _own_ticket(session: Session, person_id: int, number: int) -> Ticket | None:
+    ticket = session.get(Ticket, number)
+    return ticket if ticket is not None and ticket.reporter_id == person_id else None
+
+
+def correct(message: Message, ctx: Context) -> Reply:
+    """改 类别 饮水 / 改 村 张家村 3组 / 改 紧急 / 改 不急 — before the ticket is acknowledged."""
+    person = ctx.person(message)
+    command = parse_command(message.content, CORRECTION_VERBS)
+    if person is None or command is None:
+        return None
+    assert person.id is not None
+    if command.number is not None:
+        ticket = _own_ticket(ctx.session, person.id, command.number)
+        if ticket is None:
+            return texts.NOT_FOUND.format(id=command.number)
+        if ticket.state not in CORRECTABLE:
+            return texts.CORRECTION_TOO_LATE.format(id=ticket.id)
+    else:
+        ticket = _latest_correctable(ctx.session, person.id)
+        if ticket is None:
+            return texts.NOTHING_TO_CORRECT
+    rest = command.rest.replace(" ", "")
+    taxonomy = taxonomy_of(ctx.settings)
+    categories = "、".join(c.name for c in taxonomy.categories)
+    reroute = False
+    if rest.startswith(("类别", "分类", "类型")):
+        word = re.sub(r"^(类别|分类|类型)(为|成|是)?", "", rest)
+        code = _category_code(ctx, word)
+        if code is None:
+            return texts.UNKNOWN_CATEGORY.format(word=word, categories=categories)
+        what = f"类别改为{taxonomy.get(code).name}"
+        reroute = code != ticket.category
+        ticket.category = code
+    elif rest.startswith(("村", "地点", "组")):
+        found = _place_correction(ctx, ticket, rest)
+        if isinstance(found, str):
+            return found
+        village, group = found
+        reroute = village.id != ticket.village_id
+        locate(ctx.session, ticket, village, group)
+        what = f"地点改为{village.name}{f'{group}组' if group else ''}"
+    elif rest in ("紧急", "急", "加急", "很急"):
+        ticket.urgent, what = True, "改为紧急"
+    elif rest in ("不急", "不紧急", "一般"):
+        ticket.urgent, what = False, "改为不急"
+    else:
+        return texts.CORRECTION_HELP.format(categories=categories)
+    ticket.updated_at = ctx.now
+    ctx.session.add(ticket)
+    record_event(ctx.session, ticket, "corrected", now=ctx.now, actor_id=person.id, note=what)
+    if reroute and ticket.state == TicketState.assigned.value:
+        choice = route(ctx, ticket)
+        if choice is not None and choice.person.id != ticket.assignee_id:
+            previous = ticket.assignee_id
+            assign(ctx, ticket, choice, actor_id=person.id, kind="rerouted", note=what)
+            notify(ctx, previous, "withdrawn", texts.NOTIFY_WITHDRAWN.format(id=ticket.id), ticket)
+    elif ticket.state == TicketState.assigned.value and ticket.assigned_at is not None:
+        from models.deadlines import set_deadlines
+
+        set_deadlines(ctx.session, ticket, ticket.assigned_at)
+    fields = ticket_fields(ctx, ticket)
+    return texts.CORRECTED.format(what=what, **fields)
+
+
+def _category_code(ctx: Context, word: str) -> str | None:
+    taxonomy = taxonomy_of(ctx.settings)
+    word = word.strip()
+    if not word:
+        return None
+    for category in taxonomy.categories:
+        if word in (category.code, category.name) or word in category.name:
+            return category.code
+    for category in taxonomy.categories:
+        if word in category.keywords:
+            return category.code
+    return None
+
+
+def _place_correction(ctx: Context, ticket: Ticket, rest: str) -> tuple[Place, int | None] | str:
+    body = re.sub(r"^(村|地点)(为|成|是|到)?", "", rest)
+    group = None
+    match = re.search(r"第?(\d{1,3}|[一二两三四五六七八九十]{1,3})[组队]", body)
+    if match:
+        group = chinese_number(match.group(1))
+        body = body[: match.start()] + body[match.end() :]
+    body = body.strip()
+    current = ctx.session.get(Place, ticket.village_id) if ticket.village_id else None
+    if not body:
+        if current is None:
+            return texts.UNKNOWN_VILLAGE.format(word=rest)
+        return current, group
+    names = village_names(ctx.session)
+    exact = [n for n in names if n == body]
+    loose = [
+        n for n in names if n.removesuffix("村").removesuffix("社区") == body.removesuffix("村")
+    ]
+    matches = exact or loose
+    village = find_village(ctx.session, matches[0], current) if matches else None
+    if village is None:
+        return texts.UNKNOWN_VILLAGE.format(word=body)
+    return village, group
+
+
+def withdraw(message: Message, ctx: Context) -> Reply:
+    """撤回 #12 — the reporter withdraws their own ticket before it is resolved."""
+    person = ctx.person(message)
+    command = parse_command(message.content, WITHDRAW_VERBS)
+    if person is None or command is None:
+        return None
+    assert person.id is not None
+    if command.number is None:
+        return texts.NEED_NUMBER.format(example="撤回 #12")
+    ticket = _own_ticket(ctx.session, person.id, command.number)
+    if ticket is None:
+        return texts.NOT_FOUND.format(id=command.number)
+    if ticket.state not in WITHDRAWABLE:
+        return texts.CANNOT_WITHDRAW.format(id=ticket.id)
+    change_state(
+        ctx.session,
+        ticket,
+        TicketState.invalid,
+        kind="withdrawn",
+        now=ctx.now,
+        actor_id=person.id,
+        note=command.rest or "反映人撤回",
+    )
+    notify(
+        ctx, ticket.assignee_id, "withdrawn", texts.NOTIFY_WITHDRAWN.format(id=ticket.id), ticket
+    )
+    return texts.WITHDRAWN.format(id=ticket.id)
+
+
+def ignore_location_reports(message: Message, ctx: Context) -> Reply:
+    """LOCATION events arrive every few seconds when a user shares location: nothing to say."""
+    return NO_REPLY

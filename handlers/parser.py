@@ -1,0 +1,565 @@
+"""Rule-based parser turning a neighbour head's WeChat message into grievance fields.
+
+Pure and deterministic: no database, no network. Everything heavy (the jieba dictionary, the
+keyword tables, the regular expressions) is built in ``GrievanceParser.__init__`` so that the
+first ``parse`` is as fast as the rest. The labelling rules it follows are those of
+``shared/eval/README.md``.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+
+import cn2an
+import jieba
+
+from config.taxonomy import Taxonomy, load_taxonomy
+
+# Long pastes (forwarded articles) carry nothing the first screenful does not; capping keeps the
+# per-message cost bounded.
+MAX_CHARS = 600
+SUMMARY_CHARS = 30
+# A meeting or form mentioned alongside a clear topic word ("开会说的停电还没来") is still a
+# grievance; with only weak topic words it is internal logistics.
+LOGISTICS_OVERRIDE = 2.0
+# A score worth one strong word (taxonomy.toml's default "strong" weight) is a confident call.
+CONFIDENT_SCORE = 3.0
+MAX_GROUP = 20  # the README: no village has more than 20 groups
+
+_CN_NUM_CHARS = "零〇一二两三四五六七八九十百"
+_NUM = rf"(?:[0-9]{{1,3}}|[{_CN_NUM_CHARS}]{{1,4}})"
+_GROUP_NUM = rf"(?:[0-9]{{1,2}}|[{_CN_NUM_CHARS}]{{1,3}})"
+# "第2、3组", "4至6组", "第4、第5村民小组": a list of groups names its first one.
+_GROUP_RE = re.compile(
+    rf"(?<![0-9{_CN_NUM_CHARS}几])(第\s*)?({_GROUP_NUM})\s*"
+    rf"(?:(?:、|,|-|~|—|至|到|和|与|及)\s*(?:第\s*)?{_GROUP_NUM}\s*)*"
+    r"(?:村民)?小?(?:组|队)(?!织)"
+)
+# "五六户" / "二三十户": two neighbouring digits are a range, whose lower bound the README asks for.
+_RANGE_RE = re.compile(r"([一二两三四五六七八九])([一二两三四五六七八九])([十百]?)")
+_HOUSEHOLD_COUNT_RE = re.compile(
+    rf"({_NUM})(几|多|来|余|把)?\s*(户|家)"
+    r"(?!口|籍|头|主|一宅|长|庭|具|电|禽|畜|店|厂|公司|卫生|医院|诊所|超市|银行|企业|单位|饭店|"
+    r"商店|药店|学校|工厂)"
+)
+_VAGUE_BEFORE = set("几好数每各全多")
+# "好几户", "几十户", "全组": the README wants no count at all when the text is vague.
+_VAGUE_COUNT_RE = re.compile(
+    rf"(?<![0-9{_CN_NUM_CHARS}])几[十百]?(?:户|家)|(?:好多|很多|许多|不少|大部分)(?:户|家)|"
+    r"全组|全村|家家户户|各家各户|每家每户"
+)
+_PAST_RE = re.compile(r"上个月|上月|去年|前年|上次|以前|之前|那年|上半年|年前")
+_POSSESSIVE_RE = re.compile(
+    r"(?:我们|他们|她们|咱们|你们|自己|老倌子|堂客|娭毑|奶奶|爷爷|婆婆|公公|邻居|亲戚|师傅|"
+    r"老板|书记|主任|组长|队长|老[^\s人家]|[我你他她俺咱伊自全爹娘爷奶毑婶叔伯姨舅哥嫂姐妹弟侄崽])"
+    r"(?:家|屋里|的屋|的房子|的房屋)(?!长|庭|具|电器|禽|畜|乡|务|属|族|伙)"
+)
+_THIS_HOUSEHOLD_RE = re.compile(r"这家人|那家人|一家人|(?:有|这|那)一?户(?!口|籍)")
+# Words after a village stem that show the stem names the place (not "不得安宁").
+_PLACE_AFTER_RE = re.compile(
+    rf"(?:村|社区|\s*(?:第\s*)?{_NUM}\s*(?:村民)?小?(?:组|队)|那边|这边|那里|这里|那头|那块|"
+    r"一带|方向|的人|那个|那儿|这儿)"
+)
+_ANCHOR_RE = re.compile(
+    rf"(?:村|社区|(?:第\s*)?{_NUM}\s*(?:村民)?小?(?:组|队)|那边|这边|那里|这里|那头|一带)"
+)
+_NOT_VILLAGE_AFTER = ("镇", "片", "乡")
+_INTRO_RE = re.compile(r"我(?:是|们是)[^，。,.!?！？\s]{0,12}$")
+_GAP = r"[^，。,.!?！？\s]{0,4}?"
+_HAN_RE = re.compile(r"[\u4e00-\u9fff]")
+# Anything that is not a word character or the "…" of a cue ends a clause for urgency cues.
+_CLAUSE_BREAK_RE = re.compile(r"[^\u4e00-\u9fff0-9a-z…]+")
+_SPACE_RE = re.compile(r"\s+")
+_KEEP_SUMMARY_RE = re.compile(r"[^\u4e00-\u9fff0-9A-Za-z，。！？、：；（）,.!?:;()%\-+ ]")
+_LEAD_FILLER_RE = re.compile(
+    r"^(?:喂+|你好|您好|书记|主任|领导|那个|就是|我想|我要|我跟你|跟你|向你|给你|"
+    r"(?:反映|讲|说|问)一?下?(?:一个|个)?(?:事情|事|问题|情况)?|啊|呀|哦|噢|嗯|"
+    r"我是[^，。,\s]{0,12}?(?:邻长|组长)的?|[，,。.\s!！])+"
+)
+# NFKC turns Chinese punctuation into ASCII; the summary is shown to people, so turn it back.
+_FULL_WIDTH_PUNCT = str.maketrans({",": "，", "!": "！", "?": "？", ";": "；", ":": "："})
+_LATIN_OR_DIGIT_RE = re.compile(r"[0-9a-z]")
+_FILLER_CHARS = set("的了啊呀吧呢哦噢嗯喂么们你我他她这那个就都也还是在")
+
+
+@dataclass(frozen=True)
+class ParseResult:
+    """Fields the parser extracts from one message (see the eval README for their meaning)."""
+
+    is_grievance: bool
+    category: str | None
+    village: str | None
+    group: int | None
+    urgent: bool
+    households: int | None
+    summary: str
+    confidence: float
+
+
+@dataclass(frozen=True)
+class _Village:
+    name: str
+    stem: str
+
+
+@dataclass(frozen=True)
+class _Place:
+    village: str
+    start: int
+    end: int
+
+
+class GrievanceParser:
+    """Keyword-and-rule parser for grievance messages; build once, call ``parse`` many times."""
+
+    def __init__(self, taxonomy: Taxonomy, villages: Iterable[str]) -> None:
+        """Build the tokenizer, keyword tables and village matchers."""
+        self.taxonomy = taxonomy
+        self._villages = tuple(_Village(name, _stem(name)) for name in dict.fromkeys(villages))
+        self._codes = taxonomy.codes
+        self._homophones = taxonomy.homophone_map()
+
+        # A private tokenizer: the global jieba one is shared process-wide and others may add
+        # words to it. Village names go in with a high frequency so they stay whole tokens.
+        self._tokenizer = jieba.Tokenizer()
+        self._tokenizer.initialize()
+        for village in self._villages:
+            for word in {village.name, village.stem}:
+                self._tokenizer.add_word(word, freq=200_000)
+
+        names: dict[str, str] = {}
+        for village in self._villages:
+            names[village.name] = village.name
+            names.setdefault(village.stem, village.name)
+        self._village_by_word = names
+        self._village_re = (
+            re.compile("|".join(re.escape(w) for w in sorted(names, key=len, reverse=True)))
+            if names
+            else None
+        )
+
+        # Multi-character words are matched leftmost-longest on the text; single characters
+        # only when jieba leaves them as a token of their own (so 桥 counts in "桥断了" but not
+        # inside 松木桥).
+        index = {code: i for i, code in enumerate(self._codes)}
+        multi: dict[str, list[tuple[int, float]]] = {}
+        single: dict[str, list[tuple[int, float]]] = {}
+        gapped: dict[str, list[tuple[int, float]]] = {}
+        for category in taxonomy.categories:
+            for word, weight in category.keywords:
+                if "…" in word:
+                    target = gapped
+                else:
+                    target = single if len(word) == 1 else multi
+                target.setdefault(word.lower(), []).append((index[category.code], weight))
+        for word in taxonomy.neutral:
+            multi.setdefault(word.lower(), [])
+        self._multi = {w: tuple(v) for w, v in multi.items()}
+        self._single = {w: tuple(v) for w, v in single.items()}
+        lengths: dict[str, set[int]] = {}
+        for word in self._multi:
+            lengths.setdefault(word[0], set()).add(len(word))
+        self._lengths = {ch: tuple(sorted(ls, reverse=True)) for ch, ls in lengths.items()}
+        # Words split by a few characters ("山…垮" for "山要垮", "山又开始垮"), indexed by their
+        # first part: str.find on that part is far cheaper than one big regex over the text.
+        by_first: dict[str, list[tuple[re.Pattern[str], tuple[tuple[int, float], ...]]]] = {}
+        for word in sorted(gapped):
+            first, *rest = word.split("…")
+            tail = re.compile(_GAP + _GAP.join(re.escape(part) for part in rest))
+            by_first.setdefault(first, []).append((tail, tuple(gapped[word])))
+        self._gapped = {first: tuple(tails) for first, tails in by_first.items()}
+        # The last character of a word the lists do not know often names the thing itself
+        # (石拱桥 is a 桥, 鱼塘边 a 边 of a 塘 is not): only the characters listed as heads.
+        self._heads = frozenset(h for h in taxonomy.heads if h in self._single)
+
+        urgency = taxonomy.urgency
+        self._explicit_re = _alternation(urgency.explicit)
+        self._not_urgent_re = _alternation(urgency.not_urgent)
+        self._hazard_re = _alternation(urgency.hazards)
+        self._outage_re = _alternation(urgency.outage)
+        self._duration_re = _alternation(urgency.duration)
+        self._vulnerable_re = _alternation(urgency.vulnerable)
+        self._needs_re = _alternation(urgency.needs)
+        self._aftermath_re = _alternation(urgency.aftermath)
+        self._partial_re = _alternation(urgency.partial)
+        self._waterside_re = _alternation(urgency.waterside)
+        self._children_re = _alternation(urgency.children)
+
+        ng = taxonomy.non_grievance
+        self._courtesy_re = _alternation((*ng.acks, *ng.thanks, *ng.greetings))
+        self._logistics_re = _alternation(ng.logistics)
+        self._forwarded_re = _alternation(ng.forwarded)
+        self._resolved_re = _alternation(ng.resolved)
+        self._contrast_re = _alternation(ng.contrast)
+        self._requests_re = _alternation(taxonomy.requests)
+        self._connector_re = _alternation(taxonomy.connectors)
+
+    @classmethod
+    def for_places(
+        cls, villages: Iterable[str], taxonomy_path: Path | None = None
+    ) -> GrievanceParser:
+        """Build a parser from the taxonomy file (default one if no path) and village names."""
+        return cls(load_taxonomy(taxonomy_path), villages)
+
+    # ------------------------------------------------------------------ entry point
+
+    def parse(
+        self, text: str, reporter_village: str | None, reporter_group: int | None
+    ) -> ParseResult:
+        """Parse one message; never raises on odd input (empty, emoji-only, very long)."""
+        norm = _normalise(text)
+        if not _HAN_RE.search(norm) and not _LATIN_OR_DIGIT_RE.search(norm):
+            return _not_grievance(norm, 0.95)
+
+        tokens = list(self._tokenizer.tokenize(norm, HMM=False))
+        places = self._find_places(norm, {start for _, start, _ in tokens})
+        masked = _mask(norm, places)
+        scores = self._score(masked, tokens)
+        ranked = sorted(range(len(scores)), key=lambda i: (-scores[i], i))
+        top, second = scores[ranked[0]], scores[ranked[1]]
+        category: str | None = self._codes[ranked[0]] if top > 0 else None
+
+        verdict = self._grievance_verdict(norm, top)
+        if verdict is not None:
+            return _not_grievance(norm, verdict)
+        if top >= 1.0 and category is not None:
+            confidence = min(1.0, top / CONFIDENT_SCORE) * (0.5 + 0.5 * (top - second) / top)
+        elif (
+            self._requests_re is not None
+            and self._requests_re.search(norm)
+            and (_residual_han(norm, self._courtesy_re) >= 4)
+        ):
+            # A genuine request or question with no topic words is the README's "other".
+            if top < 0.5 or category is None:
+                category, confidence = "other", 0.3
+            else:
+                confidence = 0.35
+        else:
+            return _not_grievance(norm, 0.6)
+        assert category is not None
+
+        village = places[0].village if places else reporter_village
+        group = self._find_group(norm)
+        if group is None and village is not None and village == reporter_village:
+            group = reporter_group
+        households = self._households(masked)
+        urgent = self._urgent(norm, category, households)
+        return ParseResult(
+            is_grievance=True,
+            category=category,
+            village=village,
+            group=group,
+            urgent=urgent,
+            households=households,
+            summary=_summary(text),
+            confidence=round(max(0.05, min(0.99, confidence)), 3),
+        )
+
+    # ------------------------------------------------------------------ grievance or not
+
+    def _grievance_verdict(self, norm: str, top: float) -> float | None:
+        """Return a confidence if the message is *not* a grievance, else None."""
+        if _found(self._forwarded_re, norm):
+            return 0.9
+        if _found(self._logistics_re, norm) and top < LOGISTICS_OVERRIDE:
+            return 0.85
+        resolved = self._resolved_re.search(norm) if self._resolved_re else None
+        if resolved is not None and not _found(self._contrast_re, norm[resolved.end() :]):
+            return 0.8
+        if top < 1.0 and _residual_han(norm, self._courtesy_re) <= 3:
+            return 0.9 if _found(self._courtesy_re, norm) else 0.6
+        return None
+
+    # ------------------------------------------------------------------ category
+
+    def _score(self, masked: str, tokens: list[tuple[str, int, int]]) -> list[float]:
+        """Sum keyword weights per category, favouring what is said first."""
+        scores = [0.0] * len(self._codes)
+        covered = [False] * len(masked)
+        length = max(len(masked), 1)
+        damp_from = len(masked) + 1
+        if self._connector_re is not None:
+            connector = self._connector_re.search(masked)
+            if connector is not None:
+                damp_from = connector.start()
+
+        def add(hits: tuple[tuple[int, float], ...], pos: int) -> None:
+            # The README labels the first problem named, so later words count a little less
+            # and words after "还有/另外" less again, but only once something came before.
+            factor = 1.0 - 0.3 * pos / length
+            if pos >= damp_from and any(scores):
+                factor *= 0.6
+            for idx, weight in hits:
+                scores[idx] += weight * factor
+
+        i = 0
+        while i < len(masked):
+            matched = 0
+            for size in self._lengths.get(masked[i], ()):
+                if i + size > len(masked):
+                    continue
+                hits = self._multi.get(masked[i : i + size])
+                if hits is not None:
+                    add(hits, i)
+                    matched = size
+                    break
+            if matched:
+                for j in range(i, i + matched):
+                    covered[j] = True
+                i += matched
+            else:
+                i += 1
+        for word, start, end in tokens:
+            if end - start == 1:
+                if not covered[start] and masked[start] == word:
+                    hits = self._single.get(word)
+                    if hits:
+                        add(hits, start)
+            elif (
+                word[-1] in self._heads
+                and masked[end - 1] == word[-1]
+                and not any(covered[start:end])
+            ):
+                add(self._single[word[-1]], start)
+        for first, tails in self._gapped.items():
+            pos = masked.find(first)
+            while pos >= 0:
+                for tail, hits in tails:
+                    if tail.match(masked, pos + len(first)):
+                        add(hits, pos)
+                pos = masked.find(first, pos + 1)
+        return scores
+
+    # ------------------------------------------------------------------ places
+
+    def _find_places(self, norm: str, token_starts: set[int]) -> list[_Place]:
+        """Village mentions in text order: exact names, short forms, then homophones."""
+        places: list[_Place] = []
+        taken = [False] * len(norm)
+        if self._village_re is not None:
+            for match in self._village_re.finditer(norm):
+                word = match.group()
+                name = self._village_by_word[word]
+                after = norm[match.end() : match.end() + 8]
+                if word != name:
+                    if after.startswith(_NOT_VILLAGE_AFTER):
+                        continue
+                    # Two-character short forms (安宁, 金牛) are ordinary words too: only take
+                    # them as a whole token followed by a place word ("安宁3组", "金牛那边").
+                    if len(word) < 3 and (
+                        match.start() not in token_starts or not _PLACE_AFTER_RE.match(after)
+                    ):
+                        continue
+                places.append(_Place(name, match.start(), match.end()))
+                for j in range(match.start(), match.end()):
+                    taken[j] = True
+        for anchor in _ANCHOR_RE.finditer(norm):
+            end = anchor.start()
+            strict = anchor.group()[0] in "村社" or anchor.group()[-1] in "组队"
+            for village in self._villages:
+                size = len(village.stem)
+                start = end - size
+                if start < 0 or any(taken[start:end]):
+                    continue
+                if self._fuzzy_match(norm[start:end], village.stem, strict):
+                    places.append(_Place(village.name, start, end))
+                    for j in range(start, end):
+                        taken[j] = True
+                    break
+        places.sort(key=lambda p: p.start)
+        return places
+
+    def _fuzzy_match(self, window: str, stem: str, strict_anchor: bool) -> bool:
+        """Same stem up to voice-input homophones, or one wrong character in a long stem."""
+        if not all(_HAN_RE.match(ch) for ch in window):
+            return False
+        exact = homophone = other = 0
+        for got, want in zip(window, stem, strict=True):
+            if got == want:
+                exact += 1
+            elif got in self._homophones.get(want, ()):
+                homophone += 1
+            else:
+                other += 1
+        if exact == len(stem) or exact == 0:
+            return False
+        if other == 0:
+            return True
+        return other == 1 and len(stem) >= 3 and exact >= 2 and strict_anchor
+
+    # ------------------------------------------------------------------ numbers
+
+    def _find_group(self, norm: str) -> int | None:
+        """The group number the text names, skipping the sender's self-introduction."""
+        found: list[tuple[int, bool]] = []
+        for match in _GROUP_RE.finditer(norm):
+            value = _number(match.group(2))
+            if value is None or not 1 <= value <= MAX_GROUP:
+                continue
+            # "我是X村5组的邻长" introduces the sender; the problem's group may come later.
+            intro = norm.startswith("的", match.end()) and bool(
+                _INTRO_RE.search(norm[max(0, match.start() - 14) : match.start()])
+            )
+            found.append((value, intro))
+        if not found:
+            return None
+        for value, intro in found:
+            if not intro:
+                return value
+        return found[0][0]
+
+    def _households(self, masked: str) -> int | None:
+        """Households affected per the README: counted 户/家, else one named home, else None."""
+        vague = _VAGUE_COUNT_RE.search(masked)
+        for match in _HOUSEHOLD_COUNT_RE.finditer(masked):
+            before = masked[match.start() - 1] if match.start() > 0 else ""
+            if before in _VAGUE_BEFORE or before == "第":
+                continue
+            value = _number(match.group(1))
+            if value is None or value <= 0:
+                continue
+            # The first word about households decides: "好几户…后来又有3户" is vague, while
+            # "全组50多户" counts the group it names.
+            if vague is not None and vague.end() + 1 < match.start():
+                return None
+            return value
+        if vague is not None:
+            return None
+        if _POSSESSIVE_RE.search(masked) or _THIS_HOUSEHOLD_RE.search(masked):
+            return 1
+        return None
+
+    # ------------------------------------------------------------------ urgency
+
+    def _urgent(self, norm: str, category: str, households: int | None) -> bool:
+        """The README's urgency rule: danger, wide or long outage, helpless person, or 急."""
+        # Every clause is framed by "。", so that the cue "。快。" means 快 said on its own
+        # ("河堤冒水 快", "快!!"), not 飞快 or 快过年了.
+        text = "。" + _CLAUSE_BREAK_RE.sub("。", norm) + "。"
+        if self._not_urgent_re is not None:
+            text = self._not_urgent_re.sub("", text)
+        if _found(self._explicit_re, text):
+            return True
+        # "烧得精光" or "已经扑灭": the fire or collapse is over, help is asked for afterwards.
+        if self._hazard_re is not None and not _found(self._aftermath_re, text):
+            for hazard in self._hazard_re.finditer(text):
+                # "上个月遭了火灾" asks for help after the fact; the danger is not present.
+                if not _PAST_RE.search(text[max(0, hazard.start() - 8) : hazard.start()]):
+                    return True
+        # One home without water for an hour is not urgent; a group, or a day, is. Water that
+        # comes weakly ("水压小, 楼上没水") is not an outage.
+        if (
+            category in ("water", "power")
+            and _found(self._outage_re, text)
+            and not (category == "water" and _found(self._partial_re, text))
+            and (households != 1 or _found(self._duration_re, text))
+        ):
+            return True
+        # Children by open water is the drowning risk of the README, said or not.
+        if (
+            category == "safety"
+            and _found(self._waterside_re, text)
+            and _found(self._children_re, text)
+        ):
+            return True
+        return bool(
+            category in ("social_security", "medical", "housing")
+            and _found(self._vulnerable_re, text)
+            and _found(self._needs_re, text)
+        )
+
+
+# ---------------------------------------------------------------------- helpers
+
+
+def _stem(name: str) -> str:
+    for suffix in ("社区", "村"):
+        if name.endswith(suffix) and len(name) > len(suffix) + 1:
+            return name[: -len(suffix)]
+    return name
+
+
+def _alternation(words: Iterable[str]) -> re.Pattern[str] | None:
+    """One regex for a cue list; "…" in a cue stands for up to four other characters."""
+    # Longest first so that a regex alternation prefers 十万火急 to 急; ties sorted for
+    # determinism.
+    ordered = sorted({w.lower() for w in words}, key=lambda w: (-len(w), w))
+    if not ordered:
+        return None
+    patterns = (_GAP.join(re.escape(part) for part in word.split("…")) for word in ordered)
+    return re.compile("|".join(patterns))
+
+
+def _found(pattern: re.Pattern[str] | None, text: str) -> bool:
+    return pattern is not None and pattern.search(text) is not None
+
+
+def _normalise(text: str) -> str:
+    # NFKC folds full-width digits and letters ("３组", full-width "OK") into ASCII.
+    norm = unicodedata.normalize("NFKC", text or "")[:MAX_CHARS]
+    norm = norm.replace("\u200b", "").replace("\ufeff", "")
+    return _SPACE_RE.sub(" ", norm).strip().lower()
+
+
+def _mask(norm: str, places: list[_Place]) -> str:
+    """Blank out village names so their characters (桥, 湖, 牛, 家) are not read as topics."""
+    if not places:
+        return norm
+    chars = list(norm)
+    for place in places:
+        for j in range(place.start, place.end):
+            chars[j] = "□"
+    return "".join(chars)
+
+
+def _number(text: str) -> int | None:
+    """Arabic or Chinese numeral to int; a range like 五六 gives its lower bound."""
+    if text.isdigit():
+        return int(text)
+    text = text.replace("\u3007", "零")  # circle zero, which cn2an does not read
+    match = _RANGE_RE.fullmatch(text)
+    if match:
+        first = _number(match.group(1))
+        unit = {"十": 10, "百": 100}.get(match.group(3), 1)
+        return first * unit if first else None
+    try:
+        value = cn2an.cn2an(text, "smart")
+    except (ValueError, KeyError, IndexError, TypeError):
+        return None
+    return int(value) if float(value).is_integer() else None
+
+
+def _residual_han(norm: str, courtesy: re.Pattern[str] | None) -> int:
+    """Chinese characters left once pleasantries and fillers are taken out."""
+    rest = courtesy.sub("", norm) if courtesy is not None else norm
+    return sum(1 for ch in rest if _HAN_RE.match(ch) and ch not in _FILLER_CHARS)
+
+
+def _summary(text: str) -> str:
+    """A short one-line version of the message for ticket lists."""
+    cleaned = unicodedata.normalize("NFKC", (text or "")[:MAX_CHARS])
+    cleaned = _KEEP_SUMMARY_RE.sub("", cleaned).translate(_FULL_WIDTH_PUNCT)
+    cleaned = _SPACE_RE.sub(" ", cleaned).strip()
+    cleaned = _LEAD_FILLER_RE.sub("", cleaned).strip()
+    cleaned = re.sub(r"\s+", "，", cleaned)
+    cleaned = re.sub(r"([，。！？,.!?])[，。！？,.!?]+", r"\1", cleaned)
+    if len(cleaned) > SUMMARY_CHARS:
+        cleaned = cleaned[: SUMMARY_CHARS - 1].rstrip("，。,. ") + "…"
+    return cleaned
+
+
+def _not_grievance(norm: str, confidence: float) -> ParseResult:
+    return ParseResult(
+        is_grievance=False,
+        category=None,
+        village=None,
+        group=None,
+        urgent=False,
+        households=None,
+        summary=_summary(norm),
+        confidence=confidence,
+    )

@@ -1,0 +1,125 @@
+"""Deadlines of a ticket: acknowledge-by (签收) and resolve-by (办结), from SLA and calendar.
+
+Times are aware UTC in and out; day arithmetic happens in Asia/Shanghai on the official calendar
+(config.calendar). The SLA file and the holiday file named in the settings are used unless a
+caller passes its own `sla` and `calendar` (tests, the scheduler).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlmodel import Session
+
+from config.calendar import WorkCalendar, load_calendar
+from config.settings import get_settings
+from config.sla import Limit, SlaConfig, load_sla
+from models.ticket import Ticket
+
+
+def current_sla() -> SlaConfig:
+    """The SLA file named by the settings (GRIEVANCE_SLA_FILE), or the default one."""
+    return load_sla(get_settings().sla_file)
+
+
+def current_calendar() -> WorkCalendar:
+    """The calendar with the holiday file named by the settings (GRIEVANCE_HOLIDAYS_FILE)."""
+    return load_calendar(get_settings().holidays_file)
+
+
+def due_after(start: datetime, limit: Limit, calendar: WorkCalendar | None = None) -> datetime:
+    """The moment `limit` after `start`: clock time for minutes/hours/days, else working days."""
+    if start.tzinfo is None:
+        raise ValueError("naive datetime given for a deadline")
+    if limit.working:
+        return (calendar or current_calendar()).add_working_days(start, limit.amount)
+    return start + limit.clock
+
+
+def deadlines_for(
+    urgent: bool,
+    category: str | None,
+    assigned_at: datetime,
+    *,
+    sla: SlaConfig | None = None,
+    calendar: WorkCalendar | None = None,
+) -> tuple[datetime, datetime]:
+    """(ack_due_at, resolve_due_at) of a ticket assigned at `assigned_at`, aware UTC.
+
+    Hour limits count clock hours: an urgent ticket assigned at 15:00 is due to be resolved 24 hours
+    later, weekend or not. Day limits count working days of the official calendar: N working days
+    from a moment t end at the same time of day on the N-th working day after t's day, skipping
+    weekends and holidays and counting 调休 make-up Saturdays and Sundays as working days. So a
+    normal ticket assigned on Wednesday 2026-09-30 at 15:00, the last working day before the
+    National Day holiday (1 to 7 October), is due to be resolved on 2026-10-15 at 15:00: the 7th
+    working day after is Thursday the 15th, counting 8, 9, the make-up Saturday 10, 12, 13, 14 and
+    15 October. A ticket assigned on a day off starts counting at 00:00 of the next working day and
+    so is due at 24:00 of the N-th working day.
+    """
+    sla = sla or current_sla()
+    calendar = calendar or current_calendar()
+    limits = sla.limits_for(urgent, category)
+    return due_after(assigned_at, limits.ack, calendar), due_after(
+        assigned_at, limits.resolve, calendar
+    )
+
+
+def extend_resolve_due(
+    resolve_due_at: datetime,
+    days: int,
+    *,
+    sla: SlaConfig | None = None,
+    calendar: WorkCalendar | None = None,
+) -> datetime:
+    """The resolve-by time after an approved extension (延期) of `days` working days.
+
+    The extension counts from the current resolve-by time by the same working-day rule; one
+    approval may grant at most the SLA's `extension.max_working_days` (ValueError otherwise).
+    """
+    sla = sla or current_sla()
+    if not 1 <= days <= sla.extension_max_working_days:
+        raise ValueError(
+            f"an extension is 1 to {sla.extension_max_working_days} working days, not {days}"
+        )
+    return (calendar or current_calendar()).add_working_days(resolve_due_at, days)
+
+
+def set_deadlines(
+    session: Session,
+    ticket: Ticket,
+    now: datetime,
+    *,
+    sla: SlaConfig | None = None,
+    calendar: WorkCalendar | None = None,
+) -> tuple[datetime, datetime]:
+    """Give a ticket that is being assigned at `now` its ack-by and resolve-by times.
+
+    Called at every (re-)assignment: a transferred or reopened ticket gets fresh deadlines, and the
+    reminders and escalations of the new deadlines are sent afresh (they are keyed by deadline).
+    """
+    ack_due_at, resolve_due_at = deadlines_for(
+        ticket.urgent, ticket.category, now, sla=sla, calendar=calendar
+    )
+    ticket.ack_due_at = ack_due_at
+    ticket.resolve_due_at = resolve_due_at
+    session.add(ticket)
+    session.flush()
+    return ack_due_at, resolve_due_at
+
+
+def reminder_at(
+    start: datetime,
+    due: datetime,
+    limit: Limit,
+    threshold: float,
+    calendar: WorkCalendar | None = None,
+) -> datetime:
+    """When `threshold` of the time from `start` to `due` is used: clock time for clock limits,
+    working time for working-day limits (so a holiday in between is not counted as time used)."""
+    if due <= start:
+        return due
+    if limit.working:
+        calendar = calendar or current_calendar()
+        used = calendar.working_time_between(start, due) * threshold
+        return calendar.add_working_time(start, used)
+    return start + (due - start) * threshold
