@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
+from datetime import datetime
 from typing import Any
 
 from flask import Flask, Response
@@ -26,14 +28,15 @@ def create_app(
     *,
     engine: Engine | None = None,
     services: dict[str, Any] | None = None,
+    clock: Callable[[], datetime] = utcnow,
 ) -> Flask:
-    """Build the web app; tests pass their own settings, engine and services."""
+    """Build the web app; tests pass their own settings, engine, services and clock."""
     settings = settings or get_settings()
     engine = engine or make_engine(settings.resolved_database_url)
     app = Flask(__name__)
     # Flask answers 413 itself for bodies over this, before any view reads them.
     app.config["MAX_CONTENT_LENGTH"] = settings.max_body_bytes
-    inbox = Inbox(engine, settings, build_router(), services=services)
+    inbox = Inbox(engine, settings, build_router(), services=services, clock=clock)
     _warm_up(engine, settings)
     app.extensions["grievance"] = {"settings": settings, "engine": engine, "inbox": inbox}
     app.register_blueprint(webhook_blueprint)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import logging
 import random
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
@@ -143,9 +144,14 @@ class ConsoleChannel:
 
     name = "console"
 
+    def __init__(self, echo: Callable[[str], None] | None = None) -> None:
+        self.echo = echo  # also show each message here (the CLI passes click.echo)
+
     def send(self, person: Person, message: OutboxMessage, *, now: datetime) -> SendResult:
         """Log the message as it would be sent."""
         via = "企业微信" if person.wecom_userid else "公众号"
+        if self.echo is not None:
+            self.echo(f"—— to {person.name} via {via} [{message.kind}] ——\n{message.text}")
         log.info(
             "console delivery #%s [%s] to %s via %s: %s",
             message.id,

@@ -13,6 +13,8 @@ import requests
 from bot.cli_jobs import jobs
 from bot.cli_outbox import outbox
 from bot.cli_outbox import worker as worker_command
+from bot.cli_parse import parse
+from bot.cli_report import report
 from bot.cli_roster import demo, describe, roster, seed_demo_if_empty
 from bot.cli_tickets import ticket
 from bot.phone import Phone, message_xml, reply_text, text_fields
@@ -116,8 +118,10 @@ main.add_command(outbox)
 main.add_command(worker_command)
 main.add_command(jobs)
 main.add_command(ticket)
+main.add_command(parse)
 main.add_command(roster)
 main.add_command(demo)
+main.add_command(report)
 
 
 @main.group()

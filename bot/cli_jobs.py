@@ -7,7 +7,10 @@ from datetime import datetime
 
 import click
 
+from bot.channels import Channels, ConsoleChannel
+from bot.cli_support import open_database
 from bot.scheduler import JobSpec, job_specs, run_job, worker_name
+from bot.worker import Worker
 from config.calendar import TIMEZONE
 from config.settings import Settings, get_settings
 from config.sla import load_sla
@@ -98,11 +101,13 @@ def run(name: str, now_text: str | None) -> None:
             f"no job {name!r}; the jobs are {', '.join(specs)}", param_hint="NAME"
         )
     now = _moment(now_text)
-    engine = make_engine(settings.resolved_database_url)
-    try:
+    with open_database(settings) as engine:
         outcome = run_job(spec, engine, settings, now, worker=f"cli:{worker_name()}")
-    finally:
-        engine.dispose()
+        if settings.resolved_delivery == "console":
+            # In development the messages the job wrote are shown here, as the console sends them.
+            worker = Worker(engine, settings, Channels(console=ConsoleChannel(echo=click.echo)))
+            while worker.deliver_due(now).claimed:
+                pass
     click.echo(str(outcome))
     if outcome.status == "failed":
         raise SystemExit(1)

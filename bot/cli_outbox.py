@@ -6,34 +6,22 @@ import json
 import logging
 import signal
 import threading
-from collections.abc import Iterator
-from contextlib import contextmanager
 from typing import Any
 from zoneinfo import ZoneInfo
 
 import click
-from sqlalchemy import Engine
 from sqlmodel import col, select
 
+from bot.cli_support import open_database
 from bot.scheduler import start_scheduler
 from bot.worker import run_worker
-from config.settings import ProductionConfigError, Settings, get_settings
+from config.settings import ProductionConfigError, get_settings
 from models.base import utcnow
-from models.db import make_engine, read_session, unit_of_work
+from models.db import read_session, unit_of_work
 from models.outbox import OutboxMessage, OutboxStatus
 from models.person import Person
 
 LOCAL_TZ = ZoneInfo("Asia/Shanghai")
-
-
-@contextmanager
-def _engine(settings: Settings) -> Iterator[Engine]:
-    settings.instance_path.mkdir(parents=True, exist_ok=True)
-    engine = make_engine(settings.resolved_database_url)
-    try:
-        yield engine
-    finally:
-        engine.dispose()
 
 
 def _local(value: Any) -> str:
@@ -62,7 +50,7 @@ def outbox_list(dead_only: bool, as_json: bool, ticket_id: int | None, limit: in
         stmt = stmt.where(OutboxMessage.status == OutboxStatus.dead.value)
     if ticket_id is not None:
         stmt = stmt.where(OutboxMessage.ticket_id == ticket_id)
-    with _engine(get_settings()) as engine, read_session(engine) as session:
+    with open_database() as engine, read_session(engine) as session:
         rows = list(session.exec(stmt))
     if as_json:
         records = [_record(message, person) for message, person in rows]
@@ -125,7 +113,7 @@ def outbox_retry(message_id: int | None, all_dead: bool) -> None:
     if (message_id is None) == (not all_dead):
         raise click.UsageError("give a message ID or --all-dead (not both)")
     now = utcnow()
-    with _engine(get_settings()) as engine, unit_of_work(engine) as session:
+    with open_database() as engine, unit_of_work(engine) as session:
         if all_dead:
             stmt = select(OutboxMessage).where(OutboxMessage.status == OutboxStatus.dead.value)
             messages = list(session.exec(stmt))
@@ -169,7 +157,7 @@ def worker() -> None:
     signal.signal(signal.SIGTERM, request_stop)
     signal.signal(signal.SIGINT, request_stop)
     click.echo(f"grievance-bot worker running ({settings.resolved_delivery} delivery)")
-    with _engine(settings) as engine:
+    with open_database(settings) as engine:
         scheduler = start_scheduler(engine, settings)
         try:
             run_worker(engine, settings, stop)

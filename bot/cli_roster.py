@@ -3,38 +3,22 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import timedelta, timezone
 from pathlib import Path
 
 import click
 from sqlalchemy import Engine
 
-from config.settings import get_settings
+from bot.cli_support import open_database
 from models.base import utcnow
 from models.binding import create_invite, find_people
-from models.db import make_engine, read_session, unit_of_work
+from models.db import read_session, unit_of_work
 from models.demo_town import DemoTown, database_is_empty, load_demo_config, seed_demo_town
-from models.migrate import upgrade
 from models.place import Place, find_places
 from models.roster import ImportResult, export_roster, find_town, import_roster, write_template
 
 log = logging.getLogger(__name__)
 CHINA = timezone(timedelta(hours=8))
-
-
-@contextmanager
-def _database() -> Iterator[Engine]:
-    """The configured database, migrated to the newest schema, closed when the command ends."""
-    settings = get_settings()
-    settings.instance_path.mkdir(parents=True, exist_ok=True)
-    engine = make_engine(settings.resolved_database_url)
-    try:
-        upgrade(engine)
-        yield engine
-    finally:
-        engine.dispose()
 
 
 def _town(engine: Engine, name: str | None) -> Place:
@@ -58,7 +42,7 @@ def roster() -> None:
 @click.option("--county", "county_name", help="The county of a town made by this import.")
 def roster_import(file: Path, town_name: str | None, county_name: str | None) -> None:
     """Import FILE (.xlsx or .csv); any bad row rejects the whole file and changes nothing."""
-    with _database() as engine, unit_of_work(engine) as session:
+    with open_database() as engine, unit_of_work(engine) as session:
         # A file with problems changes nothing: the import checks every row before writing.
         result: ImportResult = import_roster(
             session, file, town_name=town_name, county_name=county_name
@@ -87,7 +71,7 @@ def roster_export(file: Path, town_name: str | None) -> None:
     """Write the town's active roster to FILE (.xlsx or .csv); it imports back unchanged."""
     if file.suffix.lower() not in (".xlsx", ".csv"):
         raise click.ClickException("只能导出为 .xlsx 或 .csv 文件。")
-    with _database() as engine:
+    with open_database() as engine:
         town = _town(engine, town_name)
         with read_session(engine) as session:
             count = export_roster(session, file, town)
@@ -99,7 +83,7 @@ def roster_export(file: Path, town_name: str | None) -> None:
 def roster_invite(who: str) -> None:
     """Print a one-time 6-digit binding code for WHO (a name or a phone), valid for 7 days."""
     now = utcnow()
-    with _database() as engine, unit_of_work(engine) as session:
+    with open_database() as engine, unit_of_work(engine) as session:
         people = find_people(session, who)
         if not people:
             raise click.ClickException(f"名册中没有在岗的“{who}”。")
@@ -126,7 +110,7 @@ def demo() -> None:
 def demo_seed() -> None:
     """Load 大栗港镇 with its generated roster into an empty database."""
     town_name = load_demo_config().town
-    with _database() as engine:
+    with open_database() as engine:
         with read_session(engine) as session:
             if find_places(session, town_name):
                 click.echo(f"{town_name} 已经在数据库里了，没有重复生成。")

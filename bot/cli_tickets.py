@@ -8,10 +8,11 @@ from typing import Any
 import click
 from sqlmodel import Session, col, select
 
+from bot.cli_support import open_database
 from config.settings import get_settings
 from handlers.assignment import category_name, local_time, place_label
 from handlers.views import EVENT_NAMES, state_name
-from models.db import make_engine, read_session
+from models.db import read_session
 from models.person import Person
 from models.place import Place, find_places
 from models.ticket import Attachment, Ticket, TicketState
@@ -93,8 +94,7 @@ def ticket() -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print JSON for machines.")
 def show(ticket_id: int, as_json: bool) -> None:
     """Show one ticket: fields, assignee, route and timeline."""
-    engine = make_engine(get_settings().resolved_database_url)
-    with read_session(engine) as session:
+    with open_database() as engine, read_session(engine) as session:
         found = session.get(Ticket, ticket_id)
         if found is None:
             raise click.ClickException(f"no ticket #{ticket_id}")
@@ -123,8 +123,7 @@ def show(ticket_id: int, as_json: bool) -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print JSON lines for machines.")
 def list_tickets(state: str | None, place_name: str | None, limit: int, as_json: bool) -> None:
     """List tickets, newest first."""
-    engine = make_engine(get_settings().resolved_database_url)
-    with read_session(engine) as session:
+    with open_database() as engine, read_session(engine) as session:
         stmt = select(Ticket)
         if state:
             stmt = stmt.where(Ticket.state == state)

@@ -26,6 +26,7 @@ from apscheduler.triggers.cron import CronTrigger
 from sqlalchemy import Engine
 from sqlmodel import select
 
+from bot.digest import send_weekly_digests
 from config.calendar import TIMEZONE, WorkCalendar, load_calendar
 from config.settings import Settings
 from config.sla import SlaConfig, WeeklyTime, load_sla
@@ -177,6 +178,16 @@ def run_release_drafts(ctx: JobContext) -> str:
     return f"released {released} drafts"
 
 
+def run_weekly_digest(ctx: JobContext) -> str:
+    """The Monday status push to every cadre with open work and every dispatcher and leader."""
+    week = ctx.now.astimezone(TIMEZONE).date().isoformat()
+    with unit_of_work(ctx.engine) as session:
+        counts = send_weekly_digests(
+            HandlerContext(session=session, settings=ctx.settings, now=ctx.now), week
+        )
+    return str(counts)
+
+
 def job_specs(sla: SlaConfig) -> list[JobSpec]:
     """Every scheduled job with its id: the one place a job is registered."""
     at = sla.schedule
@@ -184,8 +195,7 @@ def job_specs(sla: SlaConfig) -> list[JobSpec]:
         JobSpec("sla_sweep", EveryMinutes(at.sla_sweep_minutes), run_sla_sweep),
         JobSpec("rating_followup", EveryMinutes(at.rating_followup_minutes), run_rating_followup),
         JobSpec("drafts", EveryMinutes(30), run_release_drafts),
-        # The weekly status push (issue 8's figures) is one line more:
-        # JobSpec("weekly_digest", Weekly(at.weekly_digest), run_weekly_digest, same_day_only=True),
+        JobSpec("weekly_digest", Weekly(at.weekly_digest), run_weekly_digest, same_day_only=True),
     ]
 
 

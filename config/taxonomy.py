@@ -58,6 +58,7 @@ _NON_GRIEVANCE_KEYS = {
     "resolved",
     "contrast",
 }
+_NON_GRIEVANCE_OPTIONAL = {"not_resolved"}
 
 
 @dataclass(frozen=True)
@@ -99,6 +100,7 @@ class NonGrievanceCues:
     forwarded: tuple[str, ...]
     resolved: tuple[str, ...]
     contrast: tuple[str, ...]
+    not_resolved: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -170,7 +172,10 @@ def parse_taxonomy(data: dict[str, Any], where: str = "taxonomy") -> Taxonomy:
     _check_keys(urgency, _URGENCY_KEYS, _URGENCY_KEYS | _URGENCY_OPTIONAL, f"{where}: [urgency]")
     non_grievance = _table(data["non_grievance"], f"{where}: [non_grievance]")
     _check_keys(
-        non_grievance, _NON_GRIEVANCE_KEYS, _NON_GRIEVANCE_KEYS, f"{where}: [non_grievance]"
+        non_grievance,
+        _NON_GRIEVANCE_KEYS,
+        _NON_GRIEVANCE_KEYS | _NON_GRIEVANCE_OPTIONAL,
+        f"{where}: [non_grievance]",
     )
 
     def words(table: dict[str, Any], key: str, section: str) -> tuple[str, ...]:
@@ -190,7 +195,11 @@ def parse_taxonomy(data: dict[str, Any], where: str = "taxonomy") -> Taxonomy:
             **{k: words(urgency, k, "urgency") for k in sorted(_URGENCY_OPTIONAL & set(urgency))},
         ),
         non_grievance=NonGrievanceCues(
-            **{k: words(non_grievance, k, "non_grievance") for k in sorted(_NON_GRIEVANCE_KEYS)}
+            **{k: words(non_grievance, k, "non_grievance") for k in sorted(_NON_GRIEVANCE_KEYS)},
+            **{
+                k: words(non_grievance, k, "non_grievance")
+                for k in sorted(_NON_GRIEVANCE_OPTIONAL & set(non_grievance))
+            },
         ),
         homophones=_parse_homophones(data["homophones"], f"{where}: [homophones]"),
         heads=words(matching, "heads", "matching") if "heads" in matching else (),

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from handlers import texts
 from handlers.assignment import assign, notify, notify_reporters, ticket_fields
-from handlers.commands import Command, leading_number, parse_command
+from handlers.commands import Command, begin_command, leading_number
 from handlers.router import Context, Message, Reply
-from handlers.views import detail, one_line
+from handlers.views import detail, one_line, wrong_state
 from models.person import Person, find_handlers
 from models.routing import RouteChoice, dispatchers_for
-from models.ticket import STATE_NAMES, Ticket, TicketRequest, TicketState
+from models.ticket import Ticket, TicketRequest, TicketState
 from models.tickets import may_handle, open_tickets_of
 from models.workflow import change_state, record_event
 
@@ -27,22 +27,9 @@ def handler_ticket(ctx: Context, person: Person, command: Command, example: str)
     return ticket
 
 
-def _wrong_state(ticket: Ticket, action: str) -> str:
-    state = STATE_NAMES.get(TicketState(ticket.state), ticket.state)
-    return texts.WRONG_STATE.format(id=ticket.id, state=state, action=action)
-
-
-def _begin(message: Message, ctx: Context, verbs: tuple[str, ...]) -> tuple[Person, Command] | None:
-    person = ctx.person(message)
-    command = parse_command(message.content, verbs)
-    if person is None or command is None:
-        return None
-    return person, command
-
-
 def accept(message: Message, ctx: Context) -> Reply:
     """签收 12."""
-    begun = _begin(message, ctx, ("签收", "接单"))
+    begun = begin_command(message, ctx, ("签收", "接单"))
     if begun is None:
         return None
     person, command = begun
@@ -50,7 +37,7 @@ def accept(message: Message, ctx: Context) -> Reply:
     if isinstance(ticket, str):
         return ticket
     if ticket.state != TicketState.assigned.value:
-        return _wrong_state(ticket, "签收")
+        return wrong_state(ticket, "签收")
     change_state(
         ctx.session, ticket, TicketState.accepted, kind="accepted", now=ctx.now, actor_id=person.id
     )
@@ -62,7 +49,7 @@ def accept(message: Message, ctx: Context) -> Reply:
 
 def progress(message: Message, ctx: Context) -> Reply:
     """进度 12 内容 — a note of work done, passed on to the reporter."""
-    begun = _begin(message, ctx, ("进度", "进展"))
+    begun = begin_command(message, ctx, ("进度", "进展"))
     if begun is None:
         return None
     person, command = begun
@@ -72,7 +59,7 @@ def progress(message: Message, ctx: Context) -> Reply:
     if not command.rest:
         return texts.NEEDS_TEXT.format(command="进度", what="内容", example="进度 12 已联系施工队")
     if ticket.state not in WORKING:
-        return _wrong_state(ticket, "记录进展")
+        return wrong_state(ticket, "记录进展")
     if ticket.state == TicketState.assigned.value:
         change_state(
             ctx.session,
@@ -99,7 +86,7 @@ def progress(message: Message, ctx: Context) -> Reply:
 
 def resolve(message: Message, ctx: Context) -> Reply:
     """办结 12 结果说明 — a result is required; the reporter is asked whether they are satisfied."""
-    begun = _begin(message, ctx, ("办结", "完成"))
+    begun = begin_command(message, ctx, ("办结", "完成"))
     if begun is None:
         return None
     person, command = begun
@@ -111,7 +98,7 @@ def resolve(message: Message, ctx: Context) -> Reply:
             command="办结", what="结果说明", example="办结 12 已派人修好"
         )
     if ticket.state not in WORKING:
-        return _wrong_state(ticket, "办结")
+        return wrong_state(ticket, "办结")
     change_state(
         ctx.session,
         ticket,
@@ -133,7 +120,7 @@ def resolve(message: Message, ctx: Context) -> Reply:
 
 def return_ticket(message: Message, ctx: Context) -> Reply:
     """退回 12 原因 — a misrouted ticket goes back to the dispatcher, who decides."""
-    begun = _begin(message, ctx, ("退回", "退单"))
+    begun = begin_command(message, ctx, ("退回", "退单"))
     if begun is None:
         return None
     person, command = begun
@@ -143,7 +130,7 @@ def return_ticket(message: Message, ctx: Context) -> Reply:
     if not command.rest:
         return texts.NEEDS_TEXT.format(command="退回", what="原因", example="退回 12 不属于本村")
     if ticket.state not in WORKING:
-        return _wrong_state(ticket, "退回")
+        return wrong_state(ticket, "退回")
     change_state(
         ctx.session,
         ticket,
@@ -189,7 +176,7 @@ def pick_person(ctx: Context, word: str) -> Person | str:
 
 def transfer(message: Message, ctx: Context) -> Reply:
     """转办 12 姓名 — to a colleague; recorded, and both the colleague and the reporter are told."""
-    begun = _begin(message, ctx, ("转办", "转交", "转给"))
+    begun = begin_command(message, ctx, ("转办", "转交", "转给"))
     if begun is None:
         return None
     person, command = begun
@@ -197,7 +184,7 @@ def transfer(message: Message, ctx: Context) -> Reply:
     if isinstance(ticket, str):
         return ticket
     if ticket.state not in WORKING:
-        return _wrong_state(ticket, "转办")
+        return wrong_state(ticket, "转办")
     target = pick_person(ctx, command.rest)
     if isinstance(target, str):
         return target
@@ -217,7 +204,7 @@ def transfer(message: Message, ctx: Context) -> Reply:
 
 def extend(message: Message, ctx: Context) -> Reply:
     """延期 12 天数 原因 — a request the dispatcher approves."""
-    begun = _begin(message, ctx, ("延期", "申请延期"))
+    begun = begin_command(message, ctx, ("延期", "申请延期"))
     if begun is None:
         return None
     person, command = begun
@@ -232,7 +219,7 @@ def extend(message: Message, ctx: Context) -> Reply:
     if days > MAX_EXTENSION_DAYS:
         return texts.EXTENSION_TOO_LONG.format(max=MAX_EXTENSION_DAYS)
     if ticket.state not in WORKING:
-        return _wrong_state(ticket, "申请延期")
+        return wrong_state(ticket, "申请延期")
     assert ticket.id is not None
     ctx.session.add(
         TicketRequest(
@@ -261,7 +248,7 @@ def extend(message: Message, ctx: Context) -> Reply:
 
 def todo(message: Message, ctx: Context) -> Reply:
     """待办 — my open tickets, overdue first."""
-    begun = _begin(message, ctx, ("待办", "我的待办"))
+    begun = begin_command(message, ctx, ("待办", "我的待办"))
     if begun is None or begun[1].rest:
         return None
     person, _ = begun
@@ -276,7 +263,7 @@ def todo(message: Message, ctx: Context) -> Reply:
 
 def view(message: Message, ctx: Context) -> Reply:
     """查看 12 — detail and timeline, for the assignee and dispatchers above the ticket."""
-    begun = _begin(message, ctx, ("查看", "详情"))
+    begun = begin_command(message, ctx, ("查看", "详情"))
     if begun is None:
         return None
     person, command = begun

@@ -6,6 +6,7 @@ import re
 from dataclasses import dataclass
 
 from handlers.router import Context, Filter, Message, normalize_text
+from models.person import Person
 
 _NUMBER = r"(?:工单|单号)?\s*[#＃]?\s*(\d{1,9})\s*号?"
 _CN_DIGITS = "零一二三四五六七八九"
@@ -35,6 +36,17 @@ def parse_command(text: str, verbs: tuple[str, ...]) -> Command | None:
             return Command(verb, int(match.group(1)), rest.strip(" ，,：:。"))
         return Command(verb, None, tail.strip(" ，,：:。"))
     return None
+
+
+def begin_command(
+    message: Message, ctx: Context, verbs: tuple[str, ...]
+) -> tuple[Person, Command] | None:
+    """The bound sender and their command, or None when either is missing (the router moves on)."""
+    person = ctx.person(message)
+    command = parse_command(message.content, verbs)
+    if person is None or command is None:
+        return None
+    return person, command
 
 
 def command_filter(*verbs: str) -> Filter:

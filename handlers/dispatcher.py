@@ -7,26 +7,18 @@ from sqlmodel import col, select
 from handlers import texts
 from handlers.assignment import assign, local_time, notify, notify_reporters, route, ticket_fields
 from handlers.cadre import pick_person
-from handlers.commands import Command, leading_number, parse_command
+from handlers.commands import Command, begin_command, leading_number
 from handlers.router import Context, Message, Reply
-from handlers.views import one_line
+from handlers.views import one_line, wrong_state
 from models.deadlines import extend_resolve_due
 from models.person import Person
 from models.place import Place
 from models.routing import RouteChoice
-from models.ticket import STATE_NAMES, Ticket, TicketRequest, TicketState
+from models.ticket import Ticket, TicketRequest, TicketState
 from models.tickets import dispatch_queue, may_dispatch
 from models.workflow import can_transition, change_state, record_event
 
 REQUEST_NAMES = {"return": "退回", "extension": "延期"}
-
-
-def _begin(message: Message, ctx: Context, verbs: tuple[str, ...]) -> tuple[Person, Command] | None:
-    person = ctx.person(message)
-    command = parse_command(message.content, verbs)
-    if person is None or command is None:
-        return None
-    return person, command
 
 
 def dispatcher_ticket(ctx: Context, person: Person, command: Command, example: str) -> Ticket | str:
@@ -37,11 +29,6 @@ def dispatcher_ticket(ctx: Context, person: Person, command: Command, example: s
     if ticket is None or not may_dispatch(ctx.session, person, ticket):
         return texts.NOT_FOUND.format(id=command.number)
     return ticket
-
-
-def _wrong_state(ticket: Ticket, action: str) -> str:
-    state = STATE_NAMES.get(TicketState(ticket.state), ticket.state)
-    return texts.WRONG_STATE.format(id=ticket.id, state=state, action=action)
 
 
 def _pending_request(ctx: Context, ticket: Ticket) -> TicketRequest | None:
@@ -63,7 +50,7 @@ def _close_request(
 
 def send_to(message: Message, ctx: Context) -> Reply:
     """派 12 姓名 — assign (or reassign) a ticket by hand."""
-    begun = _begin(message, ctx, ("派", "派单", "指派"))
+    begun = begin_command(message, ctx, ("派", "派单", "指派"))
     if begun is None:
         return None
     person, command = begun
@@ -71,7 +58,7 @@ def send_to(message: Message, ctx: Context) -> Reply:
     if isinstance(ticket, str):
         return ticket
     if not can_transition(ticket.state, TicketState.assigned):
-        return _wrong_state(ticket, "派单")
+        return wrong_state(ticket, "派单")
     target = pick_person(ctx, command.rest)
     if isinstance(target, str):
         return target
@@ -90,7 +77,7 @@ def send_to(message: Message, ctx: Context) -> Reply:
 
 def approve(message: Message, ctx: Context) -> Reply:
     """同意 12 — approve the pending return (re-route) or extension (move the deadline)."""
-    begun = _begin(message, ctx, ("同意", "批准"))
+    begun = begin_command(message, ctx, ("同意", "批准"))
     if begun is None:
         return None
     person, command = begun
@@ -140,7 +127,7 @@ def approve(message: Message, ctx: Context) -> Reply:
 
 def reject(message: Message, ctx: Context) -> Reply:
     """驳回 12 原因 — refuse the pending return (back to its assignee) or extension."""
-    begun = _begin(message, ctx, ("驳回", "不同意"))
+    begun = begin_command(message, ctx, ("驳回", "不同意"))
     if begun is None:
         return None
     person, command = begun
@@ -185,7 +172,7 @@ def reject(message: Message, ctx: Context) -> Reply:
 
 def merge(message: Message, ctx: Context) -> Reply:
     """合并 12 10 — 12 duplicates 10; 12's reporter follows 10 from now on."""
-    begun = _begin(message, ctx, ("合并",))
+    begun = begin_command(message, ctx, ("合并",))
     if begun is None:
         return None
     person, command = begun
@@ -197,7 +184,7 @@ def merge(message: Message, ctx: Context) -> Reply:
     if target is None or target.id == ticket.id or not may_dispatch(ctx.session, person, target):
         return texts.NOT_FOUND.format(id=target_number or "")
     if not can_transition(ticket.state, TicketState.duplicate):
-        return _wrong_state(ticket, "合并")
+        return wrong_state(ticket, "合并")
     ticket.duplicate_of_id = target.id
     change_state(
         ctx.session,
@@ -231,7 +218,7 @@ def merge(message: Message, ctx: Context) -> Reply:
 
 def invalidate(message: Message, ctx: Context) -> Reply:
     """无效 12 原因 — not a real problem, or not ours to handle."""
-    begun = _begin(message, ctx, ("无效",))
+    begun = begin_command(message, ctx, ("无效",))
     if begun is None:
         return None
     person, command = begun
@@ -241,7 +228,7 @@ def invalidate(message: Message, ctx: Context) -> Reply:
     if not command.rest:
         return texts.NEEDS_TEXT.format(command="无效", what="原因", example="无效 12 重复发送")
     if not can_transition(ticket.state, TicketState.invalid):
-        return _wrong_state(ticket, "标记无效")
+        return wrong_state(ticket, "标记无效")
     change_state(
         ctx.session,
         ticket,
@@ -271,7 +258,7 @@ def invalidate(message: Message, ctx: Context) -> Reply:
 
 def queue(message: Message, ctx: Context) -> Reply:
     """待派 — returned and unassigned tickets, and requests waiting for a decision."""
-    begun = _begin(message, ctx, ("待派", "待审批"))
+    begun = begin_command(message, ctx, ("待派", "待审批"))
     if begun is None or begun[1].rest:
         return None
     person, _ = begun

@@ -151,10 +151,7 @@ class GrievanceParser:
         gapped: dict[str, list[tuple[int, float]]] = {}
         for category in taxonomy.categories:
             for word, weight in category.keywords:
-                if "…" in word:
-                    target = gapped
-                else:
-                    target = single if len(word) == 1 else multi
+                target = gapped if "…" in word else single if len(word) == 1 else multi
                 target.setdefault(word.lower(), []).append((index[category.code], weight))
         for word in taxonomy.neutral:
             multi.setdefault(word.lower(), [])
@@ -173,7 +170,8 @@ class GrievanceParser:
             by_first.setdefault(first, []).append((tail, tuple(gapped[word])))
         self._gapped = {first: tuple(tails) for first, tails in by_first.items()}
         # The last character of a word the lists do not know often names the thing itself
-        # (石拱桥 is a 桥, 鱼塘边 a 边 of a 塘 is not): only the characters listed as heads.
+        # (吊桥 is a 桥, 拦河坝 a 坝); only characters listed as heads, so that 这批 is not
+        # read as 批 (an approval).
         self._heads = frozenset(h for h in taxonomy.heads if h in self._single)
 
         urgency = taxonomy.urgency
@@ -194,6 +192,7 @@ class GrievanceParser:
         self._logistics_re = _alternation(ng.logistics)
         self._forwarded_re = _alternation(ng.forwarded)
         self._resolved_re = _alternation(ng.resolved)
+        self._not_resolved_re = _alternation(ng.not_resolved)
         self._contrast_re = _alternation(ng.contrast)
         self._requests_re = _alternation(taxonomy.requests)
         self._connector_re = _alternation(taxonomy.connectors)
@@ -267,8 +266,10 @@ class GrievanceParser:
             return 0.9
         if _found(self._logistics_re, norm) and top < LOGISTICS_OVERRIDE:
             return 0.85
-        resolved = self._resolved_re.search(norm) if self._resolved_re else None
-        if resolved is not None and not _found(self._contrast_re, norm[resolved.end() :]):
+        # "冇得自来水了" holds 来水了 but says the opposite.
+        text = self._not_resolved_re.sub("□", norm) if self._not_resolved_re else norm
+        resolved = self._resolved_re.search(text) if self._resolved_re else None
+        if resolved is not None and not _found(self._contrast_re, text[resolved.end() :]):
             return 0.8
         if top < 1.0 and _residual_han(norm, self._courtesy_re) <= 3:
             return 0.9 if _found(self._courtesy_re, norm) else 0.6

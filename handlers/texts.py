@@ -213,3 +213,103 @@ WECOM_UNKNOWN = (
     "您的企业微信账号不在本镇名册中，暂时无法使用。"
     "请联系镇党政办把企业微信账号登记到名册，或索取邀请码后发送“绑定 邀请码”。"
 )
+
+
+# ---------------------------------------------------------------- Reports (grievance-bot report)
+# What the report a clerk prints or hands in says around the figures: the table's titles, the
+# 台账's columns. The headline sentence itself is a template in config/figures.toml.
+REPORT_SCOPE = "统计期：{start}至{end}（截至{as_of}）　范围：{place}"
+REPORT_TOTALS = "收集{collected}件，已解决{resolved}件，超期未办结{overdue}件。"
+REPORT_RATES = (
+    "解决率{resolution_rate}　响应率{response_rate}　按时办结率{on_time_rate}　"
+    "满意率{satisfaction_rate}　重办率{reopen_rate}　退单率{return_rate}"
+)
+REPORT_MORE = (
+    "办结用时中位数{median_hours}小时　参与率{participation_rate}"
+    "（{neighbour_heads}名邻长中{reporters}人反映过问题）　综合得分{score}"
+)
+REPORT_BY_TITLE = {
+    "zone": "按片区",
+    "village": "按村（社区）",
+    "category": "按问题类别",
+    "assignee": "按承办人",
+}
+REPORT_KEY_COLUMN = {
+    "zone": "片区",
+    "village": "村（社区）",
+    "category": "问题类别",
+    "assignee": "承办人",
+}
+REPORT_TOTAL_ROW = "合计"
+REPORT_COLUMNS = {
+    "collected": "收集",
+    "resolved": "已解决",
+    "resolution_rate": "解决率",
+    "response_rate": "响应率",
+    "on_time_rate": "按时办结率",
+    "satisfaction_rate": "满意率",
+    "reopen_rate": "重办率",
+    "return_rate": "退单率",
+    "overdue": "超期未办结",
+    "median_hours_to_resolve": "办结用时中位数（小时）",
+    "reporters": "反映人数",
+    "neighbour_heads": "邻长人数",
+    "participation_rate": "参与率",
+    "score": "综合得分",
+}
+REPORT_UNKNOWN_PLACE = "没有叫“{name}”的地方。"
+REPORT_AMBIGUOUS_PLACE = (
+    "叫“{name}”的地方不止一个：{choices}。请连上级一起写，例如 --place {example}"
+)
+REPORT_BAD_PERIOD = "统计期不对：--from 要早于 --to。"
+REPORT_XLSX_WRITTEN = "台账已写入 {path}：汇总表，台账表 {rows} 件。"
+REPORT_SUMMARY_SHEET = "汇总"
+REPORT_LEDGER_SHEET = "台账"
+LEDGER_COLUMNS = (
+    ("number", "工单号", 8),
+    ("created_at", "受理时间", 17),
+    ("assigned_at", "派单时间", 17),
+    ("accepted_at", "签收时间", 17),
+    ("resolved_at", "办结时间", 17),
+    ("closed_at", "结案时间", 17),
+    ("ack_due_at", "签收期限", 17),
+    ("resolve_due_at", "办结期限", 17),
+    ("reporter", "反映人", 10),
+    ("reporter_phone", "反映人电话", 14),
+    ("town", "镇", 10),
+    ("village", "村（社区）", 12),
+    ("group", "组", 6),
+    ("category", "问题类别", 10),
+    ("urgency", "紧急程度", 8),
+    ("summary", "问题摘要", 40),
+    ("assignee", "承办人", 10),
+    ("state", "状态", 8),
+    ("result", "办理结果", 40),
+    ("rating", "群众评价", 10),
+    ("reopen_count", "重办次数", 8),
+    ("return_count", "退单次数", 8),
+)
+LEDGER_URGENCY = {True: "紧急", False: "一般"}
+LEDGER_RATINGS = {
+    "satisfied": "满意",
+    "basic": "基本满意",
+    "unsatisfied": "不满意",
+    "unrated": "未评价（自动结案）",
+}
+
+# ---------------------------------------------------------------- Weekly status push
+DIGEST_CADRE_HEADER = "【每周待办】{name}，您有{count}件工单未办结，其中超期{overdue}件："
+DIGEST_CADRE_LINE = "#{id} {place}【{category}】期限{due}{late}"
+DIGEST_MORE = "……另有{count}件，回复“待办”查看。"
+DIGEST_CADRE_FOOTER = "签收回复“签收 工单号”，办结回复“办结 工单号 结果”。"
+DIGEST_OVERSEER_HEADER = "【每周通报】{name}：{place}民生问题办理情况"
+DIGEST_THIS_WEEK = "本周"
+DIGEST_CUMULATIVE = "累计"
+DIGEST_FIGURES = (
+    "{label}：收集{collected}件，已解决{resolved}件，解决率{resolution}，"
+    "响应率{response}，满意率{satisfaction}"
+)
+DIGEST_OVERDUE_HEADER = "超期未办结{count}件："
+DIGEST_OVERDUE_LINE = "#{id} {place} 承办{assignee} 期限{due}"
+DIGEST_TOP_VILLAGES = "未办结最多的村：{list}"
+DIGEST_TOP_CATEGORIES = "未办结最多的类别：{list}"

@@ -50,6 +50,12 @@ def state_name(ticket: Ticket) -> str:
     return name
 
 
+def wrong_state(ticket: Ticket, action: str) -> str:
+    """Why a step cannot be taken in the ticket's present state."""
+    state = STATE_NAMES.get(TicketState(ticket.state), ticket.state)
+    return texts.WRONG_STATE.format(id=ticket.id, state=state, action=action)
+
+
 def one_line(session: Session, ctx: Context, ticket: Ticket, now: datetime) -> str:
     """#12 张家村3组【饮水供水】办理中 期限12月7日 17:30【超期】"""
     overdue = (

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import math
 import random
-import re
 import tomllib
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -23,6 +22,7 @@ from config.taxonomy import load_taxonomy
 from models.person import Person, Role, Unit
 from models.place import Place, PlaceKind, add_place
 from models.roster import DEMO_PHONE_PREFIX, group_place_name
+from models.routing import unit_names_in_label
 
 SEED = 20261130
 NEIGHBOUR_HEADS = 1038  # as 大栗港镇 publishes: "1038 名邻长"
@@ -44,7 +44,6 @@ BASE_UNITS = (
     "应急办",
     "党政办",
 )
-UNIT_SUFFIXES = ("站", "所", "办", "院", "中心", "学校", "队")
 HEAD_TITLES = (("站", "站长"), ("所", "所长"), ("院", "院长"), ("学校", "校长"))
 
 # Surnames common in 益阳/桃江, weighted roughly by how often one meets them there.
@@ -125,24 +124,6 @@ def load_demo_config() -> DemoConfig:
         for zone in data["zones"]
     )
     return DemoConfig(county=str(data["county"]), town=str(data["town"]), zones=zones)
-
-
-def unit_names_in_label(label: str) -> list[str]:
-    """The town units a taxonomy `unit` label names: '镇应急办（派出所）' → 应急办, 派出所.
-
-    Parts starting with 镇 are town units; other parts count when they end like a unit (站, 所,
-    办…), so '供水' (a remark) and '村委会' (a village body) are not units.
-    """
-    names = []
-    for part in re.split(r"[（）()、，,/]+", label):
-        part = part.strip()
-        if not part:
-            continue
-        if part.startswith("镇") and len(part) > 1:
-            names.append(part[1:])
-        elif part.endswith(UNIT_SUFFIXES) and not part.startswith("村"):
-            names.append(part)
-    return names
 
 
 @lru_cache(maxsize=1)

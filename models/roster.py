@@ -18,8 +18,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from openpyxl import Workbook, load_workbook
-from openpyxl.styles import Font, PatternFill
 from sqlalchemy import delete
 from sqlmodel import Session, col, select
 
@@ -300,6 +298,8 @@ def read_sheet(path: Path) -> Sheet:
         text = _decode_csv(path.read_bytes())
         return parse_table(csv.reader(io.StringIO(text, newline="")))
     if suffix in (".xlsx", ".xlsm"):
+        from openpyxl import load_workbook  # imported here: the server never reads sheets
+
         try:
             workbook = load_workbook(path, read_only=True, data_only=True)
         except Exception as exc:  # openpyxl raises many kinds for a damaged file
@@ -1132,6 +1132,9 @@ def roster_rows(session: Session, town: Place) -> list[dict[str, str]]:
 
 
 def _write_xlsx(path: Path, rows: Iterable[dict[str, str]], notes: Sequence[str] = ()) -> None:
+    from openpyxl import Workbook
+    from openpyxl.styles import Font, PatternFill
+
     workbook = Workbook()
     sheet = workbook.active
     assert sheet is not None

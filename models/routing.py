@@ -56,12 +56,12 @@ def _covering(
     return None
 
 
-def _with_role_at(
-    session: Session, role: Role, place_ids: list[int], exclude: Collection[int]
-) -> Person | None:
-    """An active person holding `role` whose own place is the nearest of `place_ids`."""
+def nearest_with_role(
+    session: Session, role: Role, place_ids: list[int], exclude: Collection[int] = ()
+) -> list[Person]:
+    """Everyone active holding `role` at the first of `place_ids` (nearest first) that has any."""
     if not place_ids:
-        return None
+        return []
     stmt = (
         select(Person)
         .join(PersonRole, col(PersonRole.person_id) == Person.id)
@@ -74,10 +74,10 @@ def _with_role_at(
     )
     candidates = [p for p in session.exec(stmt) if p.id not in exclude]
     for place_id in place_ids:
-        for person in candidates:
-            if person.place_id == place_id:
-                return person
-    return None
+        here = [p for p in candidates if p.place_id == place_id]
+        if here:
+            return here
+    return []
 
 
 UNIT_SUFFIXES = ("站", "所", "办", "院", "校", "中心", "局", "队", "室")
@@ -167,9 +167,9 @@ def choose_assignee(
             return RouteChoice(person, f"liaison:{village.name}")
 
     place_ids = [p.id for p in chain if p.id is not None]
-    person = _with_role_at(session, Role.dispatcher, place_ids, exclude)
-    if person:
-        return RouteChoice(person, "dispatcher")
+    nearest = nearest_with_role(session, Role.dispatcher, place_ids, exclude)
+    if nearest:
+        return RouteChoice(nearest[0], "dispatcher")
     for role in (Role.dispatcher, Role.leader, Role.admin):
         stmt = (
             select(Person)

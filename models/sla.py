@@ -27,6 +27,7 @@ from models.deadlines import current_calendar, current_sla, due_after, reminder_
 from models.outbox import enqueue
 from models.person import Coverage, Person, PersonRole, Role, roles_of
 from models.place import Place
+from models.routing import nearest_with_role
 from models.ticket import Ticket, TicketAlert, TicketEvent, TicketState
 
 log = logging.getLogger(__name__)
@@ -325,25 +326,7 @@ def _nearest_with_role(
     session: Session, ticket: Ticket, role: Role, exclude: set[int]
 ) -> list[Person]:
     """Everyone holding `role` at the nearest place above the ticket that has any."""
-    chain = _place_chain(ticket)
-    if not chain:
-        return []
-    stmt = (
-        select(Person)
-        .join(PersonRole, col(PersonRole.person_id) == Person.id)
-        .where(
-            PersonRole.role == role.value,
-            Person.active == True,  # noqa: E712
-            col(Person.place_id).in_(chain),
-        )
-        .order_by(col(Person.id))
-    )
-    people = [p for p in session.exec(stmt) if p.id not in exclude]
-    for place_id in chain:
-        here = [p for p in people if p.place_id == place_id]
-        if here:
-            return here
-    return []
+    return nearest_with_role(session, role, _place_chain(ticket), exclude)
 
 
 def supervisors_for(session: Session, ticket: Ticket, assignee: Person) -> list[Person]:

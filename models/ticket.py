@@ -59,18 +59,16 @@ class Rating(StrEnum):
 
 # The figures' indexes (models/figures.py, bench/report_bench.py), SQLite only: PostgreSQL scans,
 # hashes and sorts in parallel without them. SQLite groups only in index order and has no
-# percentile, so the report reads one covering index in (village, category, assignee) order,
+# percentile, so the report reads one covering index in (village, category, state…) order,
 # one for distinct reporters, and walks resolved tickets in order of the time they took.
 # Expression indexes are not reflected: a batch_alter_table("ticket") must create them again.
 _RESOLVE_DAYS = text("(julianday(resolved_at) - julianday(created_at))")
 _RESOLVED = text("state IN ('resolved', 'closed')")
-# resolved_at again as a column: SQLite before 3.41 reads an indexed expression's columns from
-# the table unless they are in the index too.
-_RESOLVE_TIME_COLUMNS = (_RESOLVE_DAYS, "created_at", "place_path", "state", "resolved_at")
+_RESOLVE_TIME_COLUMNS = (_RESOLVE_DAYS, "created_at", "place_path", "state")
 FIGURES_INDEXES = (
     Index(
         "ix_ticket_report",
-        *("village_id", "category", "assignee_id", "state", "rating", "created_at", "place_path"),
+        *("village_id", "category", "state", "rating", "assignee_id", "created_at", "place_path"),
         *("reopen_count", "return_count", "assigned_at", "accepted_at", "ack_due_at"),
         *("resolved_at", "resolve_due_at"),
     ).ddl_if(dialect="sqlite"),

@@ -148,9 +148,8 @@ def run_cli(settings: Settings, monkeypatch: pytest.MonkeyPatch):  # type: ignor
     monkeypatch.setenv("GRIEVANCE_INSTANCE_PATH", str(settings.instance_path))
     get_settings.cache_clear()
 
-    def run(*args: str):  # type: ignore[no-untyped-def]
-        result = CliRunner().invoke(main, list(args), catch_exceptions=False)
-        return result
+    def run(*args: str, input: str | None = None):  # type: ignore[no-untyped-def]
+        return CliRunner().invoke(main, list(args), input=input, catch_exceptions=False)
 
     yield run
     get_settings.cache_clear()

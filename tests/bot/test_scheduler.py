@@ -58,13 +58,14 @@ def job_runs(engine: Engine) -> list[JobRun]:
 
 def test_every_job_is_registered_once_under_its_own_id(settings: Settings) -> None:
     specs = job_specs(SlaConfig())
-    assert [s.name for s in specs] == ["sla_sweep", "rating_followup", "drafts"]
+    assert [s.name for s in specs] == ["sla_sweep", "rating_followup", "drafts", "weekly_digest"]
     engine = make_engine("sqlite://")
     scheduler = build_scheduler(engine, settings, specs=specs, catch_up=False)
     assert sorted(job.id for job in scheduler.get_jobs()) == [
         "drafts",
         "rating_followup",
         "sla_sweep",
+        "weekly_digest",
     ]
     engine.dispose()
     assert str(scheduler.timezone) == "Asia/Shanghai"
@@ -214,7 +215,7 @@ def test_jobs_run_and_list_from_the_command_line(engine: Engine, cli_env: str) -
 
     unknown = runner.invoke(main, ["jobs", "run", "weekly_digestt"])
     assert unknown.exit_code == 2
-    assert "sla_sweep, rating_followup, drafts" in unknown.output
+    assert "sla_sweep, rating_followup, drafts, weekly_digest" in unknown.output
 
 
 @pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)

@@ -18,6 +18,31 @@ EVAL_DIR = Path(__file__).resolve().parents[3] / "shared" / "eval"
 DEV_FILE = EVAL_DIR / "grievances-dev.jsonl"
 HELDOUT_FILE = Path(__file__).with_name("parser_heldout.jsonl")
 FIELDS = ("is_grievance", "category", "village", "group", "urgent", "households")
+# The targets, which the dev set must meet.
+DEV_THRESHOLDS = {
+    "is_grievance": 0.97,
+    "category": 0.90,
+    "village": 0.97,
+    "group": 0.95,
+    "urgent": 0.90,
+    "households": 0.93,
+}
+# Three batches written before the parser was generalised, each in a style of its own: (a)
+# voice-to-text run-ons of older villagers, (b) terse phone typing, (c) formal 组长/片长 reports.
+# a and b were used to tune the word lists, so they must meet the dev targets; c was kept out
+# of tuning as the honest estimate for unseen writers, so its floor is a little lower.
+FRESH_BATCHES = {
+    "parser_fresh_a.jsonl": DEV_THRESHOLDS,
+    "parser_fresh_b.jsonl": DEV_THRESHOLDS,
+    "parser_fresh_c.jsonl": {
+        "is_grievance": 0.95,
+        "category": 0.88,
+        "village": 0.95,
+        "group": 0.93,
+        "urgent": 0.88,
+        "households": 0.91,
+    },
+}
 
 
 def _villages() -> list[str]:
@@ -66,16 +91,16 @@ def _report(name: str, accuracy: dict[str, float], misses: list[str]) -> None:
 def test_dev_set_accuracy(parser: GrievanceParser) -> None:
     accuracy, misses = _accuracies(parser, DEV_FILE)
     _report("dev", accuracy, misses)
-    thresholds = {
-        "is_grievance": 0.97,
-        "category": 0.90,
-        "village": 0.97,
-        "group": 0.95,
-        "urgent": 0.90,
-        "households": 0.93,
-    }
-    for field, minimum in thresholds.items():
+    for field, minimum in DEV_THRESHOLDS.items():
         assert accuracy[field] >= minimum, f"dev {field} accuracy {accuracy[field]:.3f} < {minimum}"
+
+
+@pytest.mark.parametrize("name", sorted(FRESH_BATCHES))
+def test_fresh_batch_accuracy(parser: GrievanceParser, name: str) -> None:
+    accuracy, misses = _accuracies(parser, Path(__file__).with_name(name))
+    _report(name, accuracy, misses)
+    for field, minimum in FRESH_BATCHES[name].items():
+        assert accuracy[field] >= minimum, f"{name} {field} {accuracy[field]:.3f} < {minimum}"
 
 
 def test_heldout_set_accuracy(parser: GrievanceParser) -> None:
@@ -93,16 +118,23 @@ def test_heldout_set_accuracy(parser: GrievanceParser) -> None:
         assert accuracy[field] >= minimum, f"held-out {field} {accuracy[field]:.3f} < {minimum}"
 
 
-def test_heldout_set_is_well_formed() -> None:
-    rows = [json.loads(line) for line in HELDOUT_FILE.read_text(encoding="utf-8").splitlines()]
+@pytest.mark.parametrize("name", [HELDOUT_FILE.name, *sorted(FRESH_BATCHES)])
+def test_labelled_files_are_well_formed(name: str) -> None:
+    path = Path(__file__).with_name(name)
+    rows = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()]
     villages = set(_villages())
     assert len(rows) >= 80
     assert len({row["id"] for row in rows}) == len(rows)
+    assert {row["category"] for row in rows if row["is_grievance"]} == set(CATEGORY_CODES)
     for row in rows:
+        assert set(row) == {"id", "text", "reporter_village", "reporter_group", *FIELDS}
         assert row["reporter_village"] in villages
         if row["is_grievance"]:
             assert row["category"] in CATEGORY_CODES
             assert row["village"] in villages
+            # The README's fallback: the reporter's group only in the reporter's own village.
+            if row["village"] != row["reporter_village"] and row["group"] is not None:
+                assert 1 <= row["group"] <= 20
         else:
             assert row["category"] is None and row["village"] is None and row["group"] is None
             assert row["urgent"] is False and row["households"] is None
@@ -124,6 +156,9 @@ def test_heldout_set_is_well_formed() -> None:
         ("第十二村民小组的路灯坏了", 12),
         ("我是九湖村5组的邻长，8组的路灯坏了", 8),
         ("我们组和四组之间的路灯坏了", 4),
+        ("第2、3组的路灯坏了", 2),  # a list names its first group
+        ("4至6组的路灯坏了", 4),
+        ("第十、第十一村民小组的路灯坏了", 10),
     ],
 )
 def test_group_forms(parser: GrievanceParser, text: str, group: int) -> None:
@@ -206,6 +241,8 @@ def test_group_fallback_follows_the_village(parser: GrievanceParser) -> None:
         ("有户人家冇得水喝了", 1),
         ("一家人冇得水喝了", 1),
         ("我们两家冇得水喝了", 2),
+        ("全组50多户冇得水喝了", 50),  # a count beats the vague word that introduces it
+        ("好几户冇得水喝了 后来又有3户", None),  # the first word about households decides
         ("好几户冇得水喝了", None),
         ("几十户冇得水喝了", None),
         ("全组冇得水喝了", None),
@@ -240,6 +277,21 @@ def test_households(parser: GrievanceParser, text: str, households: int | None) 
         ("上个月遭了火灾 想申请临时救助", False),
         ("塘边冇得围栏 细伢子天天在那里玩", True),
         ("农药价格又涨了", False),
+        # 快 said on its own is a call for haste; inside 飞快 it is not.
+        ("河堤冒水 快", True),
+        ("快!! 河堤冒水了", True),
+        ("车子在马路上开得飞快", False),
+        # 要倒 at the end of a clause is a collapse; 要倒垃圾 is not.
+        ("他家房子歪了 要倒", True),
+        ("要倒垃圾的地方冇得垃圾桶", False),
+        # The fire is over; relief is asked for afterwards.
+        ("屋里着火烧得精光 想申请临时救助", False),
+        # Weak water is not an outage, however it is put.
+        ("水压太小 楼上冇得水", False),
+        ("从昨天起就冇得自来水了 十几户人家", True),
+        # Children by open water: the drowning risk, even unsaid.
+        ("塘边没护栏 伢子多", True),
+        ("拿着棍子到处追人打", True),
     ],
 )
 def test_urgency(parser: GrievanceParser, text: str, urgent: bool) -> None:
@@ -264,6 +316,9 @@ def test_urgency(parser: GrievanceParser, text: str, urgent: bool) -> None:
         "上回说的路灯修好了，谢谢",
         "【转发】一个笑话哈哈",
         "培训在哪个会议室",
+        "好的 我去跟他们讲",
+        "电来了 谢谢",
+        "书记你好 我有个事想问一下",
     ],
 )
 def test_non_grievances(parser: GrievanceParser, text: str) -> None:
@@ -303,6 +358,14 @@ def test_first_problem_named_wins(parser: GrievanceParser) -> None:
         ("宅基地审批要多久", "housing"),
         ("老板欠了三个月工钱", "dispute"),
         ("山体滑坡把路堵了", "safety"),
+        ("宅基地界线吵", "dispute"),  # the boundary is the quarrel, whatever land it crosses
+        ("屋后的山又开始往下垮了", "safety"),  # 山…垮: a word split by a few characters
+        ("吊桥晃得厉害", "road"),  # 桥 heads a word the lists do not know
+        ("拦河坝开裂了", "irrigation"),
+        ("养猪的把猪屎往沟里放", "environment"),  # livestock pollution, not livestock raising
+        ("老屋瓦飞了", "housing"),
+        ("垃级桶满了", "environment"),  # a typing slip of 垃圾
+        ("马路边堆了好多装修垃圾", "environment"),  # 马路边 only says where
     ],
 )
 def test_category_vocabulary(parser: GrievanceParser, text: str, category: str) -> None:
@@ -413,6 +476,31 @@ def test_taxonomy_rejects_a_missing_category() -> None:
     data = _raw_taxonomy()
     data["categories"] = [c for c in data["categories"] if c["code"] != "other"]
     with pytest.raises(ValueError, match="other"):
+        parse_taxonomy(data)
+
+
+def test_taxonomy_loads_without_the_optional_lists() -> None:
+    data = _raw_taxonomy()
+    for key in ("aftermath", "partial", "waterside", "children"):
+        del data["urgency"][key]
+    del data["matching"]["heads"]
+    del data["non_grievance"]["not_resolved"]
+    taxonomy = parse_taxonomy(data)
+    assert taxonomy.heads == () and taxonomy.urgency.aftermath == ()
+    # The parser still works; it only loses what those lists add.
+    parser = GrievanceParser(taxonomy, ["九湖村"])
+    assert parser.parse("吊桥晃得厉害", "九湖村", 3).category != "road"
+    assert parser.parse("桥断了", "九湖村", 3).category == "road"
+
+
+def test_taxonomy_rejects_bad_gaps_and_heads() -> None:
+    data = _raw_taxonomy()
+    data["categories"][0]["keywords"].append("路…")
+    with pytest.raises(ValueError, match="road"):
+        parse_taxonomy(data)
+    data = _raw_taxonomy()
+    data["matching"]["heads"].append("桥梁")
+    with pytest.raises(ValueError, match="heads"):
         parse_taxonomy(data)
 
 

@@ -1,10 +1,10 @@
 """figures: SQLite indexes for the county-scale report
 
-Revision ID: 0003_figures
-Revises: 0002_domain
+Revision ID: 0004_figures
+Revises: 0003_roster
 
 SQLite groups only in index order and has no percentile, so the report reads a covering index in
-(village, category, assignee) order, one for distinct (village, reporter) pairs, and walks the
+(village, category, state, rating) order, one for distinct (village, reporter) pairs, and walks the
 resolved tickets in order of the time they took (partial expression indexes). PostgreSQL gets
 nothing: it scans, hashes and sorts in parallel. The expressions must stay exactly as
 models/figures.py writes them, or the planner will not match them.
@@ -14,17 +14,15 @@ from collections.abc import Sequence
 
 from alembic import op
 
-revision: str = "0003_figures"
-down_revision: str | None = "0002_domain"
+revision: str = "0004_figures"
+down_revision: str | None = "0003_roster"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
-RESOLVE_TIME = (
-    "(julianday(resolved_at) - julianday(created_at)), created_at, place_path, state, resolved_at"
-)
+RESOLVE_TIME = "(julianday(resolved_at) - julianday(created_at)), created_at, place_path, state"
 INDEXES = {
     "ix_ticket_report": (
-        "ticket (village_id, category, assignee_id, state, rating, created_at, place_path, "
+        "ticket (village_id, category, state, rating, assignee_id, created_at, place_path, "
         "reopen_count, return_count, assigned_at, accepted_at, ack_due_at, resolved_at, "
         "resolve_due_at)"
     ),

@@ -1,0 +1,444 @@
+"""`grievance-bot report`: the headline, the rates and a breakdown; JSON; the 台账 as xlsx."""
+
+from __future__ import annotations
+
+import json
+import unicodedata
+from collections.abc import Iterator, Sequence
+from datetime import datetime
+from pathlib import Path
+from typing import Any, cast
+
+import click
+from openpyxl import Workbook
+from openpyxl.cell import WriteOnlyCell
+from openpyxl.styles import Alignment, Font
+from openpyxl.utils import get_column_letter
+from openpyxl.worksheet._write_only import WriteOnlyWorksheet
+from sqlalchemy import Connection, select
+from sqlmodel import Session
+
+from config.figures import RATE_NAMES, FiguresConfig, load_figures_config
+from config.settings import get_settings
+from handlers import texts
+from models.base import utcnow
+from models.db import make_engine, read_session
+from models.figures import (
+    BREAKDOWN_KEYS,
+    PERSON,
+    PLACE,
+    PLACE_KEYS,
+    SHANGHAI,
+    TICKET,
+    Figures,
+    Report,
+    Scope,
+    compute_report,
+    format_percent,
+    headline,
+    headline_fields,
+    period_scope,
+    scope_filter,
+)
+from models.migrate import upgrade
+from models.place import Place, PlaceKind, ancestors, find_places
+from models.ticket import STATE_NAMES, TicketState
+
+# The breakdown table's columns after the name, in order; place breakdowns add participation.
+TABLE_COLUMNS = (
+    "collected",
+    "resolved",
+    "resolution_rate",
+    "response_rate",
+    "on_time_rate",
+    "satisfaction_rate",
+    "reopen_rate",
+    "return_rate",
+    "overdue",
+    "median_hours_to_resolve",
+)
+PLACE_COLUMNS = ("reporters", "neighbour_heads", "participation_rate")
+LEDGER_BATCH = 2000
+LEDGER_TIMES = (
+    "created_at",
+    "assigned_at",
+    "accepted_at",
+    "resolved_at",
+    "closed_at",
+    "ack_due_at",
+    "resolve_due_at",
+)
+
+
+@click.command("report")
+@click.option("--from", "first", type=click.DateTime(["%Y-%m-%d"]), help="第一天（默认今年1月1日）")
+@click.option("--to", "last", type=click.DateTime(["%Y-%m-%d"]), help="最后一天（默认今天）")
+@click.option("--place", "place_name", help="镇、片区、村或组；重名时连上级写：杏林镇/张家村")
+@click.option(
+    "--by",
+    type=click.Choice(BREAKDOWN_KEYS),
+    default="village",
+    show_default=True,
+    help="分组：片区、村、问题类别或承办人",
+)
+@click.option("--json", "as_json", is_flag=True, help="输出 JSON，给程序读")
+@click.option(
+    "--xlsx",
+    "xlsx_path",
+    type=click.Path(dir_okay=False, writable=True, path_type=Path),
+    help="把汇总和台账（每件一行）写进这个 Excel 文件",
+)
+def report(
+    first: datetime | None,
+    last: datetime | None,
+    place_name: str | None,
+    by: str,
+    as_json: bool,
+    xlsx_path: Path | None,
+) -> None:
+    """The town's figures for a period and a place: headline, rates, a table by BY; the 台账."""
+    settings = get_settings()
+    settings.instance_path.mkdir(parents=True, exist_ok=True)
+    engine = make_engine(settings.resolved_database_url)
+    try:
+        upgrade(engine)
+        config = load_figures_config()
+        with read_session(engine) as session:
+            place = _find_place(session, place_name) if place_name else None
+            try:
+                scope = period_scope(
+                    first.date() if first else None,
+                    last.date() if last else None,
+                    now=utcnow(),
+                    place=place,
+                )
+            except ValueError as exc:
+                raise click.ClickException(texts.REPORT_BAD_PERIOD) from exc
+            key = cast(Any, by)
+            result = compute_report(session, scope, by=(key,), config=config)
+            if as_json:
+                click.echo(json.dumps(_as_json(result, by, config), ensure_ascii=False, indent=2))
+            else:
+                click.echo(_as_text(result, by, config))
+            if xlsx_path is not None:
+                rows = write_xlsx(xlsx_path, session, result, by, config)
+                if not as_json:
+                    click.echo(texts.REPORT_XLSX_WRITTEN.format(path=xlsx_path, rows=rows))
+    finally:
+        engine.dispose()
+
+
+def _find_place(session: Session, name: str) -> Place:
+    """The place named NAME, or ANCESTOR/…/NAME when the name alone is not unique."""
+    # A full-width solidus, as Chinese input methods type it, separates as well.
+    parts = [part for part in name.replace("\uff0f", "/").split("/") if part.strip()]
+    candidates = find_places(session, parts[-1].strip())
+    if len(parts) > 1:
+        wanted = [part.strip() for part in parts[:-1]]
+        candidates = [
+            place
+            for place in candidates
+            if _follows(wanted, [p.name for p in reversed(ancestors(session, place)[1:])])
+        ]
+    if not candidates:
+        raise click.ClickException(texts.REPORT_UNKNOWN_PLACE.format(name=name))
+    if len(candidates) > 1:
+        choices = [_qualified(session, place) for place in candidates]
+        if len(set(choices)) < len(choices):
+            choices = [
+                "/".join(p.name for p in reversed(ancestors(session, c))) for c in candidates
+            ]
+        raise click.ClickException(
+            texts.REPORT_AMBIGUOUS_PLACE.format(
+                name=name, choices="、".join(choices), example=choices[-1]
+            )
+        )
+    return candidates[0]
+
+
+def _qualified(session: Session, place: Place) -> str:
+    """The place with its town in front, as a clerk would tell two namesakes apart."""
+    chain = ancestors(session, place)[1:]
+    town = next((p for p in chain if p.kind == PlaceKind.town.value), chain[0] if chain else None)
+    return f"{town.name}/{place.name}" if town else place.name
+
+
+def _follows(wanted: Sequence[str], chain: Sequence[str]) -> bool:
+    """Whether the names `wanted` appear in `chain` (the ancestors, top first) in order."""
+    names = iter(chain)
+    return all(any(name == found for found in names) for name in wanted)
+
+
+# ---------------------------------------------------------------- text
+
+
+def display_width(value: str) -> int:
+    """Columns a string takes in a terminal: CJK and full-width characters take two."""
+    return sum(
+        0
+        if unicodedata.combining(ch)
+        else 2
+        if unicodedata.east_asian_width(ch) in ("W", "F")
+        else 1
+        for ch in value
+    )
+
+
+def _pad(value: str, width: int, right: bool) -> str:
+    gap = " " * max(0, width - display_width(value))
+    return gap + value if right else value + gap
+
+
+def format_table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
+    """Aligned columns: the first left-aligned, the figures right-aligned, CJK counted as two."""
+    widths = [max(display_width(row[i]) for row in [header, *rows]) for i in range(len(header))]
+    lines = []
+    for row in [header, *rows]:
+        cells = [_pad(cell, widths[i], right=i > 0) for i, cell in enumerate(row)]
+        lines.append("  ".join(cells).rstrip())
+    return "\n".join(lines)
+
+
+def _cell(figures: Figures, name: str, config: FiguresConfig) -> str:
+    if name in RATE_NAMES:
+        return format_percent(figures.fraction(name), config.percent_decimals, trim=False)
+    if name == "median_hours_to_resolve":
+        value = figures.median_hours_to_resolve
+        return "—" if value is None else f"{value:.1f}"
+    if name == "score":
+        score = figures.score(config.weights)
+        return "—" if score is None else f"{score:.1f}"
+    value = getattr(figures, name)
+    return "—" if value is None else str(value)
+
+
+def _columns(by: str) -> tuple[str, ...]:
+    return TABLE_COLUMNS + (PLACE_COLUMNS if by in PLACE_KEYS else ()) + ("score",)
+
+
+def _as_text(result: Report, by: str, config: FiguresConfig) -> str:
+    fields = headline_fields(result, config)
+    lines = [
+        headline(result, config),
+        "",
+        texts.REPORT_SCOPE.format(
+            start=fields["start"],
+            end=fields["end"],
+            as_of=_as_of_text(result),
+            place=result.place_name or "—",
+        ),
+        texts.REPORT_TOTALS.format(**fields),
+        texts.REPORT_RATES.format(**fields),
+        texts.REPORT_MORE.format(**fields),
+        "",
+        texts.REPORT_BY_TITLE[by],
+    ]
+    columns = _columns(by)
+    header = [texts.REPORT_KEY_COLUMN[by], *(texts.REPORT_COLUMNS[c] for c in columns)]
+    rows = [
+        [label, *(_cell(figures, c, config) for c in columns)]
+        for label, figures in result.breakdowns[by]
+    ]
+    rows.append([texts.REPORT_TOTAL_ROW, *(_cell(result.overall, c, config) for c in columns)])
+    lines.append(format_table(header, rows))
+    return "\n".join(lines)
+
+
+def _local(moment: datetime) -> str:
+    return moment.astimezone(SHANGHAI).strftime("%Y-%m-%d %H:%M")
+
+
+def _as_of_text(result: Report) -> str:
+    """截至 2025年12月31日 for a whole day; with the time when the figures run to now."""
+    local = result.scope.as_of.astimezone(SHANGHAI)
+    day = headline_fields(result)["as_of"]
+    return f"{day}" if (local.hour, local.minute) == (0, 0) else f"{day} {local:%H:%M}"
+
+
+# ---------------------------------------------------------------- JSON
+
+
+def _as_json(result: Report, by: str, config: FiguresConfig) -> dict[str, Any]:
+    scope = result.scope
+    return {
+        "period": {
+            "from": scope.first_day.isoformat(),
+            "to": scope.last_day.isoformat(),
+            "start": scope.start.isoformat(),
+            "end": scope.end.isoformat(),
+            "as_of": scope.as_of.isoformat(),
+        },
+        "place": result.place_name,
+        "headline": headline(result, config),
+        "overall": result.overall.as_dict(config.weights),
+        "by": by,
+        "breakdown": [
+            {"name": label, **figures.as_dict(config.weights)}
+            for label, figures in result.breakdowns[by]
+        ],
+    }
+
+
+# ---------------------------------------------------------------- xlsx
+
+
+def mask_phone(phone: str | None) -> str:
+    """138****0000: the first three and last four digits of a phone number."""
+    if not phone:
+        return ""
+    digits = phone.strip()
+    if len(digits) < 8:
+        return "*" * len(digits)
+    return f"{digits[:3]}****{digits[-4:]}"
+
+
+def write_xlsx(path: Path, session: Session, result: Report, by: str, config: FiguresConfig) -> int:
+    """The summary sheet and the 台账 (one row per collected ticket); returns the ledger rows."""
+    workbook = Workbook(write_only=True)
+    _summary_sheet(workbook, result, by, config)
+    rows = _ledger_sheet(workbook, session, result.scope, config)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    workbook.save(path)
+    return rows
+
+
+def _header_cells(sheet: WriteOnlyWorksheet, titles: Sequence[str]) -> list[WriteOnlyCell]:
+    cells = []
+    for title in titles:
+        cell = WriteOnlyCell(sheet, value=title)
+        cell.font = Font(bold=True)
+        cell.alignment = Alignment(horizontal="center", vertical="center", wrap_text=True)
+        cells.append(cell)
+    return cells
+
+
+def _summary_sheet(workbook: Workbook, result: Report, by: str, config: FiguresConfig) -> None:
+    sheet = cast(WriteOnlyWorksheet, workbook.create_sheet(texts.REPORT_SUMMARY_SHEET))
+    columns = _columns(by)
+    widths = [max(14, display_width(texts.REPORT_KEY_COLUMN[by]) + 2)] + [
+        max(8, display_width(texts.REPORT_COLUMNS[c]) + 2) for c in columns
+    ]
+    for index, width in enumerate(widths, 1):
+        sheet.column_dimensions[get_column_letter(index)].width = width
+    sheet.freeze_panes = "B5"  # the headline, the scope, a gap and the column titles stay
+    fields = headline_fields(result, config)
+    sheet.append([headline(result, config)])
+    sheet.append(
+        [
+            texts.REPORT_SCOPE.format(
+                start=fields["start"],
+                end=fields["end"],
+                as_of=_as_of_text(result),
+                place=result.place_name or "—",
+            )
+        ]
+    )
+    sheet.append([])
+    sheet.append(
+        _header_cells(
+            sheet, [texts.REPORT_KEY_COLUMN[by], *(texts.REPORT_COLUMNS[c] for c in columns)]
+        )
+    )
+    for label, figures in [*result.breakdowns[by], (texts.REPORT_TOTAL_ROW, result.overall)]:
+        sheet.append([label, *(_summary_value(sheet, figures, c, config) for c in columns)])
+
+
+def _summary_value(
+    sheet: WriteOnlyWorksheet, figures: Figures, name: str, config: FiguresConfig
+) -> Any:
+    if name in RATE_NAMES:
+        # A number formatted as a percentage, so the clerk's own sums still work.
+        value = figures.rate(name)
+        if value is None:
+            return None
+        cell = WriteOnlyCell(sheet, value=value)
+        cell.number_format = (
+            "0." + "0" * config.percent_decimals + "%" if config.percent_decimals else "0%"
+        )
+        return cell
+    if name == "median_hours_to_resolve":
+        hours = figures.median_hours_to_resolve
+        return None if hours is None else round(hours, 1)
+    if name == "score":
+        return figures.score(config.weights)
+    return getattr(figures, name)
+
+
+def _ledger_sheet(workbook: Workbook, session: Session, scope: Scope, config: FiguresConfig) -> int:
+    sheet = cast(WriteOnlyWorksheet, workbook.create_sheet(texts.REPORT_LEDGER_SHEET))
+    for index, (_, _, width) in enumerate(texts.LEDGER_COLUMNS, 1):
+        sheet.column_dimensions[get_column_letter(index)].width = width
+    sheet.freeze_panes = "A2"
+    sheet.append(_header_cells(sheet, [title for _, title, _ in texts.LEDGER_COLUMNS]))
+    keys = [key for key, _, _ in texts.LEDGER_COLUMNS]
+    count = 0
+    for row in _ledger_rows(session, scope, config):
+        sheet.append([row.get(key) for key in keys])
+        count += 1
+    return count
+
+
+def _ledger_rows(session: Session, scope: Scope, config: FiguresConfig) -> Iterator[dict[str, Any]]:
+    """One dict per collected ticket of the scope, oldest first, streamed from the database."""
+    conn: Connection = session.connection()
+    rows = conn.execute(select(PLACE.c.id, PLACE.c.name, PLACE.c.kind, PLACE.c.parent_id))
+    places = {row.id: (row.name, row.kind, row.parent_id) for row in rows}
+    people = conn.execute(select(PERSON.c.id, PERSON.c.name, PERSON.c.phone))
+    names: dict[int, tuple[str, str]] = {row.id: (row.name, row.phone) for row in people}
+    t = TICKET.c
+    columns = [
+        "id",
+        *LEDGER_TIMES,
+        "reporter_id",
+        "assignee_id",
+        "village_id",
+        "place_id",
+        "group_number",
+        "category",
+        "urgent",
+        "summary",
+        "state",
+        "result",
+        "rating",
+        "reopen_count",
+        "return_count",
+    ]
+    stmt = (
+        select(*(t[name] for name in columns))
+        .where(*scope_filter(session, scope))
+        .order_by(t.created_at, t.id)
+    )
+    result = conn.execution_options(yield_per=LEDGER_BATCH).execute(stmt)
+    for row in result:
+        reporter = names.get(row.reporter_id) if row.reporter_id else None
+        assignee = names.get(row.assignee_id) if row.assignee_id else None
+        yield {
+            "number": row.id,
+            **{
+                key: _local(getattr(row, key)) if getattr(row, key) else None
+                for key in LEDGER_TIMES
+            },
+            "reporter": reporter[0] if reporter else None,
+            "reporter_phone": mask_phone(reporter[1]) if reporter else None,
+            "town": _town_name(places, row.village_id or row.place_id),
+            "village": places[row.village_id][0] if row.village_id in places else None,
+            "group": f"{row.group_number}组" if row.group_number else None,
+            "category": config.category_name(row.category) if row.category else None,
+            "urgency": texts.LEDGER_URGENCY[bool(row.urgent)],
+            "summary": row.summary,
+            "assignee": assignee[0] if assignee else None,
+            "state": STATE_NAMES.get(TicketState(row.state), row.state),
+            "result": row.result,
+            "rating": texts.LEDGER_RATINGS.get(row.rating, row.rating) if row.rating else None,
+            "reopen_count": row.reopen_count,
+            "return_count": row.return_count,
+        }
+
+
+def _town_name(places: dict[int, tuple[str, str, int | None]], place_id: int | None) -> str | None:
+    while place_id is not None and place_id in places:
+        name, kind, parent = places[place_id]
+        if kind == "town":
+            return name
+        place_id = parent
+    return None

@@ -1,0 +1,219 @@
+"""The weekly status push: each cadre's open work, each dispatcher's and leader's figures.
+
+Runs as the `weekly_digest` job (Monday 08:30 Asia/Shanghai by default). Every digest goes
+through the outbox with a key naming the week and the person, so however many workers run the
+same slot, each person gets one digest a week.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+from sqlalchemy import func
+from sqlmodel import Session, col, select
+
+from handlers import texts
+from handlers.assignment import category_name, local_time, place_label
+from handlers.router import Context
+from models.figures import Figures, compute_figures, format_percent
+from models.outbox import enqueue
+from models.person import Person, PersonRole, Role
+from models.place import Place
+from models.ticket import OPEN_STATES, Ticket
+from models.tickets import open_tickets_of
+
+# WeChat text messages hold 2048 bytes; about 600 Chinese characters leave room to spare.
+MAX_MESSAGE_CHARS = 600
+EPOCH = datetime(2000, 1, 1, tzinfo=UTC)
+OPEN = [state.value for state in OPEN_STATES]
+
+
+@dataclass
+class DigestCounts:
+    """How many people got a digest, and in how many messages."""
+
+    cadres: int = 0
+    overseers: int = 0
+    messages: int = 0
+
+    def __str__(self) -> str:
+        return (
+            f"{self.cadres} cadres, {self.overseers} dispatchers/leaders, {self.messages} messages"
+        )
+
+
+def split_message(text: str, limit: int = MAX_MESSAGE_CHARS) -> list[str]:
+    """Cut a long digest at line ends into messages a phone shows whole."""
+    parts: list[str] = []
+    current = ""
+    for line in text.splitlines():
+        while len(line) > limit:
+            parts.extend([current] if current else [])
+            parts.append(line[:limit])
+            current, line = "", line[limit:]
+        candidate = f"{current}\n{line}" if current else line
+        if len(candidate) > limit:
+            parts.append(current)
+            current = line
+        else:
+            current = candidate
+    if current:
+        parts.append(current)
+    return parts
+
+
+def _send(ctx: Context, person: Person, text: str, week: str, counts: DigestCounts) -> None:
+    parts = split_message(text)
+    for index, part in enumerate(parts, start=1):
+        numbered = f"({index}/{len(parts)})\n{part}" if len(parts) > 1 else part
+        sent = enqueue(
+            ctx.session,
+            person_id=person.id,
+            kind="digest",
+            text=numbered,
+            now=ctx.now,
+            dedup_key=f"digest:{week}:{person.id}:{index}",
+        )
+        counts.messages += 1 if sent is not None else 0
+
+
+def cadre_digest(ctx: Context, person: Person) -> str | None:
+    """A cadre's open tickets, overdue first; None when they have none."""
+    assert person.id is not None
+    total = ctx.session.exec(
+        select(func.count())
+        .select_from(Ticket)
+        .where(Ticket.assignee_id == person.id, col(Ticket.state).in_(OPEN))
+    ).one()
+    if not total:
+        return None
+    tickets = open_tickets_of(ctx.session, person.id, ctx.now, limit=15)
+    overdue = sum(1 for t in tickets if t.resolve_due_at is not None and t.resolve_due_at < ctx.now)
+    lines = [texts.DIGEST_CADRE_HEADER.format(name=person.name, count=total, overdue=overdue)]
+    for ticket in tickets:
+        late = (
+            texts.OVERDUE_MARK
+            if ticket.resolve_due_at is not None and ticket.resolve_due_at < ctx.now
+            else ""
+        )
+        lines.append(
+            texts.DIGEST_CADRE_LINE.format(
+                id=ticket.id,
+                place=place_label(ctx.session, ticket),
+                category=category_name(ctx.settings, ticket.category),
+                due=local_time(ticket.resolve_due_at),
+                late=late,
+            )
+        )
+    if total > len(tickets):
+        lines.append(texts.DIGEST_MORE.format(count=total - len(tickets)))
+    lines.append(texts.DIGEST_CADRE_FOOTER)
+    return "\n".join(lines)
+
+
+def _figures_line(label: str, figures: Figures) -> str:
+    return texts.DIGEST_FIGURES.format(
+        label=label,
+        collected=figures.collected,
+        resolved=figures.resolved,
+        resolution=format_percent(figures.fraction("resolution_rate")),
+        response=format_percent(figures.fraction("response_rate")),
+        satisfaction=format_percent(figures.fraction("satisfaction_rate")),
+    )
+
+
+def overseer_digest(ctx: Context, person: Person, place: Place) -> str:
+    """A dispatcher's or leader's view of their part of the tree."""
+    session = ctx.session
+    week_start = ctx.now - timedelta(days=7)
+    this_week = compute_figures(session, start=week_start, end=ctx.now, as_of=ctx.now, place=place)
+    overall = compute_figures(session, start=EPOCH, end=ctx.now, as_of=ctx.now, place=place)
+    in_place = col(Ticket.place_path).startswith(place.path)
+    lines = [
+        texts.DIGEST_OVERSEER_HEADER.format(name=person.name, place=place.name),
+        _figures_line(texts.DIGEST_THIS_WEEK, this_week),
+        _figures_line(texts.DIGEST_CUMULATIVE, overall),
+    ]
+    late_stmt = (
+        select(Ticket, Person)
+        .join(Person, col(Person.id) == Ticket.assignee_id, isouter=True)
+        .where(in_place, col(Ticket.state).in_(OPEN), col(Ticket.resolve_due_at) < ctx.now)
+        .order_by(col(Ticket.resolve_due_at))
+    )
+    late = list(session.exec(late_stmt.limit(10)))
+    late_total = session.exec(
+        select(func.count())
+        .select_from(Ticket)
+        .where(in_place, col(Ticket.state).in_(OPEN), col(Ticket.resolve_due_at) < ctx.now)
+    ).one()
+    lines.append(texts.DIGEST_OVERDUE_HEADER.format(count=late_total))
+    for ticket, assignee in late:
+        lines.append(
+            texts.DIGEST_OVERDUE_LINE.format(
+                id=ticket.id,
+                place=place_label(session, ticket),
+                assignee=assignee.name if assignee else "—",
+                due=local_time(ticket.resolve_due_at),
+            )
+        )
+    by_village = session.exec(
+        select(Place.name, func.count())
+        .select_from(Ticket)
+        .join(Place, col(Place.id) == Ticket.village_id)
+        .where(in_place, col(Ticket.state).in_(OPEN))
+        .group_by(Place.name)
+        .order_by(func.count().desc(), Place.name)
+        .limit(3)
+    ).all()
+    by_category = session.exec(
+        select(Ticket.category, func.count())
+        .where(in_place, col(Ticket.state).in_(OPEN))
+        .group_by(Ticket.category)
+        .order_by(func.count().desc(), col(Ticket.category))
+        .limit(3)
+    ).all()
+    if by_village:
+        most = "、".join(f"{name}{count}件" for name, count in by_village)
+        lines.append(texts.DIGEST_TOP_VILLAGES.format(list=most))
+    if by_category:
+        most = "、".join(
+            f"{category_name(ctx.settings, code)}{count}件" for code, count in by_category
+        )
+        lines.append(texts.DIGEST_TOP_CATEGORIES.format(list=most))
+    return "\n".join(lines)
+
+
+def _people_with_roles(session: Session, roles: set[Role]) -> list[Person]:
+    stmt = (
+        select(Person)
+        .join(PersonRole, col(PersonRole.person_id) == Person.id)
+        .where(col(PersonRole.role).in_([r.value for r in roles]), Person.active == True)  # noqa: E712
+        .distinct()
+        .order_by(col(Person.id))
+    )
+    return list(session.exec(stmt))
+
+
+def send_weekly_digests(ctx: Context, week: str) -> DigestCounts:
+    """Write every digest of the week `week` (e.g. "2026-12-07") to the outbox."""
+    session = ctx.session
+    counts = DigestCounts()
+    assignees = session.exec(
+        select(Ticket.assignee_id).where(col(Ticket.state).in_(OPEN)).distinct()
+    ).all()
+    for person_id in sorted(i for i in assignees if i is not None):
+        person = session.get(Person, person_id)
+        if person is None or not person.active:
+            continue
+        text = cadre_digest(ctx, person)
+        if text is not None:
+            _send(ctx, person, text, week, counts)
+            counts.cadres += 1
+    for person in _people_with_roles(session, {Role.dispatcher, Role.leader}):
+        place = session.get(Place, person.place_id)
+        if place is None:
+            continue
+        _send(ctx, person, overseer_digest(ctx, person, place), f"{week}:overview", counts)
+        counts.overseers += 1
+    return counts
