@@ -10,6 +10,7 @@ import click
 from sqlalchemy import Engine
 
 from bot.cli_support import open_database
+from bot.scenario import scenario
 from models.base import utcnow
 from models.binding import create_invite, find_people
 from models.db import read_session, unit_of_work
@@ -104,6 +105,9 @@ def roster_invite(who: str) -> None:
 @click.group()
 def demo() -> None:
     """The demo town 大栗港镇, for trying the bot out."""
+
+
+demo.add_command(scenario)
 
 
 @demo.command("seed")

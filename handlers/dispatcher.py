@@ -15,7 +15,7 @@ from models.person import Person
 from models.place import Place
 from models.routing import RouteChoice
 from models.ticket import Ticket, TicketRequest, TicketState
-from models.tickets import dispatch_queue, may_dispatch
+from models.tickets import cancel_pending_requests, dispatch_queue, may_dispatch
 from models.workflow import can_transition, change_state, record_event
 
 REQUEST_NAMES = {"return": "退回", "extension": "延期"}
@@ -186,6 +186,7 @@ def merge(message: Message, ctx: Context) -> Reply:
     if not can_transition(ticket.state, TicketState.duplicate):
         return wrong_state(ticket, "合并")
     ticket.duplicate_of_id = target.id
+    cancel_pending_requests(ctx.session, ticket, ctx.now, f"并入 #{target.id}")
     change_state(
         ctx.session,
         ticket,
@@ -229,6 +230,7 @@ def invalidate(message: Message, ctx: Context) -> Reply:
         return texts.NEEDS_TEXT.format(command="无效", what="原因", example="无效 12 重复发送")
     if not can_transition(ticket.state, TicketState.invalid):
         return wrong_state(ticket, "标记无效")
+    cancel_pending_requests(ctx.session, ticket, ctx.now, command.rest)
     change_state(
         ctx.session,
         ticket,

@@ -18,6 +18,7 @@ from models.routing import RouteChoice, dispatchers_for
 from models.ticket import Attachment, Ticket, TicketState
 from models.tickets import (
     add_attachment,
+    cancel_pending_requests,
     locate,
     new_ticket,
     open_draft_of,
@@ -367,6 +368,7 @@ def withdraw(message: Message, ctx: Context) -> Reply:
         return texts.NOT_FOUND.format(id=command.number)
     if ticket.state not in WITHDRAWABLE:
         return texts.CANNOT_WITHDRAW.format(id=ticket.id)
+    cancel_pending_requests(ctx.session, ticket, ctx.now, texts.WITHDRAWN.format(id=ticket.id))
     change_state(
         ctx.session,
         ticket,

@@ -47,6 +47,7 @@ from sqlalchemy import (
     Connection,
     Engine,
     Integer,
+    Select,
     String,
     and_,
     bindparam,
@@ -57,6 +58,7 @@ from sqlalchemy import (
     null,
     or_,
     select,
+    true,
     tuple_,
     union_all,
 )
@@ -76,6 +78,7 @@ SHANGHAI = ZoneInfo("Asia/Shanghai")
 BreakdownKey = Literal["zone", "village", "category", "assignee"]
 BREAKDOWN_KEYS: tuple[BreakdownKey, ...] = get_args(BreakdownKey)
 PLACE_KEYS = frozenset({"zone", "village"})
+_Part = tuple[str, int] | None  # a range of villages for the grouped pass; None is all
 
 NOT_COLLECTED = (TicketState.draft, TicketState.invalid, TicketState.duplicate)
 RESOLVED_STATES = (TicketState.resolved, TicketState.closed)
@@ -302,12 +305,17 @@ def compute_report(
     places = _Places.load(conn, scope)
     place_keys = [key for key in by if key in PLACE_KEYS]
 
-    # A read-only report sends reporters, 邻长 and medians (on SQLite, some of them) to a
-    # second connection, which works beside the grouped pass on another core: no work is
-    # added, so a busy machine is no slower than with one connection and an idle one faster.
-    beside = _Beside.start(session, scope, place_keys, places, by)
+    # A read-only report shares its work with a second connection on another core: on SQLite
+    # the grouped pass over half the villages and the overall and category medians, on
+    # PostgreSQL all the medians. The work is split, not repeated: on a busy machine the
+    # report takes what one connection takes, on an idle one about a third less.
+    with_assignee = "assignee" in by
+    beside = _Beside.start(session, scope, places, by, with_assignee)
     try:
-        groups = _grouped(query, places, by)
+        rows = query.group_counts(with_assignee, beside.parts if beside else (None,))
+        if beside is not None:
+            rows += beside.rows()
+        groups = _grouped(rows, places, by, with_assignee)
         resolved = COUNT_NAMES.index("resolved")
         sizes = {
             key: {group: sums[resolved] for group, sums in table.items()}
@@ -316,14 +324,11 @@ def compute_report(
         if beside is not None:
             sizes = beside.walk(sizes)
         medians = query.medians(sizes)
-    finally:
-        side = beside.result() if beside is not None else None
-    if side is not None:
-        reporters, heads, walked = side
-        medians |= walked
-    else:
         reporters = query.reporters(place_keys)
         heads = _neighbour_heads(conn, scope, place_keys, places)
+    finally:
+        walked = beside.result() if beside is not None else {}
+    medians |= walked
     width = len(COUNT_NAMES)
 
     def figures(key: str, group: Any) -> Figures:
@@ -365,14 +370,15 @@ def _tune(conn: Connection) -> None:
         conn.exec_driver_sql("SET LOCAL jit = off")
 
 
-def _grouped(query: _Query, places: _Places, by: Sequence[str]) -> dict[str, dict[Any, list[int]]]:
+def _grouped(
+    rows: Sequence[tuple[Any, ...]], places: _Places, by: Sequence[str], with_assignee: bool
+) -> dict[str, dict[Any, list[int]]]:
     """The grouped pass, summed per breakdown: {key: {group: counts in COUNT_NAMES order}}."""
     # The pass returns a few thousand group rows, never tickets; adding them up here is what
     # lets one pass serve the overall figures and every breakdown.
-    with_assignee = "assignee" in by
     groups: dict[str, dict[Any, list[int]]] = {key: {} for key in ("all", *by)}
     width = len(COUNT_NAMES)
-    for row in query.group_counts(with_assignee):
+    for row in rows:
         village, category = row[0], row[1]
         counts = row[3:] if with_assignee else row[2:]
         keys = {
@@ -526,8 +532,34 @@ class _Query:
         """In the period and collected: not a draft, invalid or a duplicate."""
         return [*self.in_period(), *(TICKET.c.state != s.value for s in NOT_COLLECTED)]
 
-    def group_counts(self, with_assignee: bool) -> list[tuple[Any, ...]]:
-        """Counts per (village, category[, assignee]): the leading columns of ix_ticket_report."""
+    def group_counts(
+        self, with_assignee: bool, parts: Sequence[_Part] = (None,)
+    ) -> list[tuple[Any, ...]]:
+        """Counts per (village, category[, assignee]), the leading columns of ix_ticket_report."""
+        # Each part is a range of the index's first column, so that two connections can each
+        # read half the villages: None is every ticket, ("null",) those without a village,
+        # ("below", id) and ("from", id) the villages on either side of an id.
+        t = TICKET.c
+        rows: list[tuple[Any, ...]] = []
+        for part in parts:
+            condition: ColumnElement[bool] = true()
+            if part is not None:
+                kind, split = part
+                condition = {
+                    "null": t.village_id.is_(None),
+                    "below": t.village_id < split,
+                    "from": t.village_id >= split,
+                }[kind]
+            stmt, width = self._count_statement(with_assignee, condition)
+            rows += [
+                (*row[:width], *(int(value or 0) for value in row[width:]))
+                for row in self.conn.execute(stmt)
+            ]
+        return rows
+
+    def _count_statement(
+        self, with_assignee: bool, part: ColumnElement[bool]
+    ) -> tuple[Select[Any], int]:
         # Inside, the tickets are grouped further by state and rating — the next columns of the
         # index, so SQLite still groups without sorting — and every test of a state or a rating
         # is made once per group outside instead of once per ticket. What depends on a ticket's
@@ -552,7 +584,7 @@ class _Query:
                 count().filter(t.return_count > 0).label("returned"),
                 count().filter(p(t.resolve_due_at) < self.as_of).label("past_due"),
             )
-            .where(*self.in_period())
+            .where(*self.in_period(), part)
             .group_by(*keys)
             .subquery("by_state")
         )
@@ -578,11 +610,7 @@ class _Query:
             .where(g.state.not_in([s.value for s in NOT_COLLECTED]))
             .group_by(*outer_keys)
         )
-        width = len(outer_keys)
-        return [
-            (*row[:width], *(int(value or 0) for value in row[width:]))
-            for row in self.conn.execute(stmt)
-        ]
+        return stmt, len(outer_keys)
 
     def reporters(self, place_keys: Sequence[str]) -> dict[tuple[str, Any], int]:
         """Distinct reporters overall and per village / 片区, from distinct (village, reporter)."""
@@ -754,34 +782,33 @@ _GROUP_COLUMNS: dict[str, Any] = {
 
 
 class _Beside:
-    """Reporters, 邻长 and medians, computed on a second connection in a thread."""
+    """A second connection, in a thread, that takes a share of a read-only report's work."""
 
-    # On SQLite, the medians the second connection walks once the grouped pass has told it
-    # the sizes; the calling thread walks the others (by village, 片区, assignee) meanwhile.
-    KEYS = ("all", "category")
+    # The medians it walks on SQLite once the grouped pass has told it their sizes; the
+    # calling thread walks the others (by village, 片区, assignee) meanwhile.
+    SQLITE_KEYS = ("all", "category")
 
     def __init__(
         self,
         executor: ThreadPoolExecutor,
+        parts: tuple[_Part, ...],
         keys: list[str],
+        counted: Future[list[tuple[Any, ...]]],
         sizes: Future[dict[str, dict[Any, int]]],
-        work: Future[tuple[Any, Any, Any]],
+        work: Future[dict[tuple[str, Any], float]],
     ) -> None:
         self.executor = executor
+        self.parts = parts  # the caller's share of the grouped pass
         self.keys = keys
+        self.counted = counted
         self.sizes = sizes
         self.work = work
 
     @classmethod
     def start(
-        cls,
-        session: Session,
-        scope: Scope,
-        place_keys: Sequence[str],
-        places: _Places,
-        by: Sequence[str],
+        cls, session: Session, scope: Scope, places: _Places, by: Sequence[str], assignee: bool
     ) -> _Beside | None:
-        """Start the work, or None where a second connection would not see the same data."""
+        """Start the thread, or None where a second connection would not see the same data."""
         # Only a read-only session of a file database qualifies: a session that has written
         # may hold changes another connection cannot see, and ":memory:" is per connection.
         conn = session.connection()
@@ -795,16 +822,30 @@ class _Beside:
             place = scope.place
             copy = Place(id=place.id, name=place.name, kind=place.kind, path=place.path)
             scope = replace(scope, place=copy)
+        counted: Future[list[tuple[Any, ...]]] = Future()
         sizes: Future[dict[str, dict[Any, int]]] = Future()
+        mine: _Part = None
+        parts: tuple[_Part, ...] = (None,)
         if sqlite:
-            keys = [key for key in cls.KEYS if key == "all" or key in by]
+            keys = [key for key in cls.SQLITE_KEYS if key == "all" or key in by]
+            split = places.split()
+            if split is not None:
+                mine, parts = ("from", split), (("null", 0), ("below", split))
+            else:
+                counted.set_result([])
         else:
-            # percentile_cont needs no sizes: PostgreSQL's medians start at once, all of them.
+            # PostgreSQL groups in parallel itself; percentile_cont needs no sizes, so all the
+            # medians start at once.
             keys = ["all", *by]
+            counted.set_result([])
             sizes.set_result({key: {} for key in keys})
         executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="figures")
-        work = executor.submit(_beside, conn.engine, scope, place_keys, places, keys, sizes)
-        return cls(executor, keys, sizes, work)
+        work = executor.submit(_beside, conn.engine, scope, assignee, mine, counted, sizes)
+        return cls(executor, parts, keys, counted, sizes, work)
+
+    def rows(self) -> list[tuple[Any, ...]]:
+        """The thread's share of the grouped pass (waits for it)."""
+        return self.counted.result()
 
     def walk(self, sizes: dict[str, dict[Any, int]]) -> dict[str, dict[Any, int]]:
         """Hand the thread the sizes of its medians; return those the caller walks itself."""
@@ -812,10 +853,10 @@ class _Beside:
             self.sizes.set_result({key: sizes[key] for key in self.keys})
         return {key: table for key, table in sizes.items() if key not in self.keys}
 
-    def result(self) -> tuple[Any, Any, Any]:
-        """Wait for the work: (reporters, neighbour heads, medians)."""
-        if not self.sizes.done():  # the grouped pass failed: let the thread stop too
-            self.sizes.set_exception(RuntimeError("the grouped pass did not finish"))
+    def result(self) -> dict[tuple[str, Any], float]:
+        """Wait for the thread: the medians it computed."""
+        if not self.sizes.done():  # the caller failed on the way: let the thread stop too
+            self.sizes.set_exception(RuntimeError("the report stopped"))
         try:
             return self.work.result()
         finally:
@@ -825,20 +866,23 @@ class _Beside:
 def _beside(
     engine: Engine,
     scope: Scope,
-    place_keys: Sequence[str],
-    places: _Places,
-    keys: list[str],
+    assignee: bool,
+    part: _Part,
+    counted: Future[list[tuple[Any, ...]]],
     sizes: Future[dict[str, dict[Any, int]]],
-) -> tuple[Any, Any, Any]:
+) -> dict[tuple[str, Any], float]:
     with engine.connect() as conn:
         conn.execution_options(sqlite_read_only=True)  # BEGIN, not BEGIN IMMEDIATE
         with conn.begin():
             _tune(conn)
             query = _Query(conn, scope)
-            reporters = query.reporters(place_keys)
-            heads = _neighbour_heads(conn, scope, place_keys, places)
-            medians = query.medians(sizes.result())
-    return reporters, heads, medians
+            if not counted.done():
+                try:
+                    counted.set_result(query.group_counts(assignee, (part,)))
+                except BaseException as exc:
+                    counted.set_exception(exc)
+                    raise
+            return query.medians(sizes.result())
 
 
 def _neighbour_heads(
@@ -902,6 +946,11 @@ class _Places:
             towns={r.id: r.name for r in rows if r.kind == PlaceKind.town.value},
             inside=scope.place.path if scope.place is not None else "/",
         )
+
+    def split(self) -> int | None:
+        """A village id that halves the scope's villages, or None when there are too few."""
+        ids = sorted(self.ids("village"))
+        return ids[len(ids) // 2] if len(ids) >= 2 else None
 
     def zone_of(self, village_id: int | None) -> int | None:
         """The 片区 a village lies in, or None."""

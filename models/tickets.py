@@ -10,7 +10,7 @@ from sqlmodel import Session, col, select
 
 from models.person import Person, Role, roles_of
 from models.place import Place, PlaceKind, add_place
-from models.ticket import OPEN_STATES, Attachment, Ticket, TicketState
+from models.ticket import OPEN_STATES, Attachment, Ticket, TicketRequest, TicketState
 from models.workflow import record_event
 
 ATTACH_WINDOW = timedelta(minutes=10)
@@ -204,3 +204,13 @@ def dispatch_queue(session: Session, under: Place | None, limit: int = 20) -> li
     if under is not None:
         stmt = stmt.where(col(Ticket.place_path).startswith(under.path))
     return list(session.exec(stmt.order_by(col(Ticket.id)).limit(limit)))
+
+
+def cancel_pending_requests(session: Session, ticket: Ticket, now: datetime, note: str) -> None:
+    """Close a ticket's undecided 退回/延期 requests when the ticket is closed another way."""
+    stmt = select(TicketRequest).where(
+        TicketRequest.ticket_id == ticket.id, TicketRequest.status == "pending"
+    )
+    for request in session.exec(stmt):
+        request.status, request.decided_at, request.decision_note = "cancelled", now, note
+        session.add(request)

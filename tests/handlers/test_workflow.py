@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from datetime import timedelta
 
 import pytest
@@ -71,8 +72,8 @@ def notes(engine: Engine) -> list[tuple[str, int | None]]:
 
 
 def test_report_accept_progress_resolve_satisfied_closed(
-    phones: Phones, engine: Engine, town: SmallTown
-) -> None:
+    phones: Phones, engine: Engine, town: SmallTown, run_cli
+) -> None:  # type: ignore[no-untyped-def]
     phones.reporter("我们组的路灯坏了一个多月，晚上黑漆漆的")
     t = ticket(engine)
     assignee = t.assignee_id
@@ -101,6 +102,9 @@ def test_report_accept_progress_resolve_satisfied_closed(
         ("progress", reporter),
         ("resolved", reporter),
     ]
+    # The operator sees the same, each once, through the command line.
+    listed = json.loads(run_cli("outbox", "list", "--json", "--ticket", str(t.id)).output)
+    assert [(m["kind"], m["person_id"]) for m in reversed(listed)] == notes(engine)
 
 
 def test_return_approved_reroutes_to_someone_else(
@@ -317,8 +321,6 @@ def test_invalid_steps_get_a_clear_answer(phones: Phones, engine: Engine, town: 
 def test_ticket_show_json_ends_with_the_full_timeline(
     phones: Phones, engine: Engine, town: SmallTown, run_cli
 ) -> None:
-    import json
-
     phones.reporter("我们组的路灯坏了")
     t = ticket(engine)
     phones.cadre(t.assignee_id, f"签收 {t.id}")
@@ -341,3 +343,17 @@ def test_ticket_show_json_ends_with_the_full_timeline(
     assert [json.loads(line)["id"] for line in listed.output.splitlines()] == [t.id]
     assert run_cli("ticket", "list", "--place", "李家村", "--json").output == ""
     assert "换好了" in run_cli("ticket", "show", str(t.id)).output
+
+
+def test_closing_a_ticket_with_a_pending_return_cancels_the_request(
+    phones: Phones, engine: Engine, town: SmallTown
+) -> None:
+    phones.reporter("我们组两家为田边界吵架")
+    t = ticket(engine)
+    phones.cadre(t.assignee_id, f"退回 {t.id} 不归我管")
+    phones.as_("dispatcher", f"无效 {t.id} 已经调解好了")
+    assert ticket(engine).state == TicketState.invalid.value
+    assert phones.as_("dispatcher", f"同意 {t.id}") == texts.NO_PENDING_REQUEST.format(id=t.id)
+    assert "待派" not in phones.as_("dispatcher", "待派") or f"#{t.id}" not in phones.as_(
+        "dispatcher", "待派"
+    )
