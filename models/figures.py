@@ -16,7 +16,9 @@ Definitions (the figures file repeats them for the people who read the report):
 - 解决率 resolved ÷ collected. 按时办结率 resolved with resolved_at ≤ resolve_due_at ÷ resolved.
 - 响应率 acknowledged (accepted_at set) with accepted_at ≤ ack_due_at ÷ tickets acknowledged or
   whose ack_due_at ≤ as_of: a ticket neither acknowledged nor yet due is not judged.
-- 满意率 (satisfied + basic) ÷ rated (satisfied, basic, unsatisfied; unrated is not rated).
+- 满意率 (satisfied + basic) ÷ every 回访 answer: the final 满意/基本满意 of each ticket plus every
+  不满意 ever given (each one reopened the ticket, so reopen_count counts them); unrated closes are
+  not answers.
 - 重办率 tickets reopened at least once ÷ tickets resolved at least once (resolved now, or
   reopened): the share of answers the reporter sent back.
 - 退单率 tickets returned (退单) at least once ÷ tickets ever assigned (assigned_at set).
@@ -581,6 +583,9 @@ class _Query:
                 .label("ack_due"),
                 count().filter(p(t.accepted_at) <= p(t.ack_due_at)).label("ack_on_time"),
                 count().filter(t.reopen_count > 0).label("reopened"),
+                # Every 不满意 reopens the ticket once, so this is how many 回访 answers were
+                # 不满意 — the later 满意 of a redone ticket does not erase them.
+                func.coalesce(func.sum(t.reopen_count), 0).label("unsatisfied_answers"),
                 count().filter(t.return_count > 0).label("returned"),
                 count().filter(p(t.resolve_due_at) < self.as_of).label("past_due"),
             )
@@ -596,7 +601,10 @@ class _Query:
             "resolved_on_time": func.sum(g.on_time).filter(resolved),
             "ack_due": func.sum(g.ack_due),
             "acknowledged_on_time": func.sum(g.ack_on_time),
-            "rated": func.sum(g.n).filter(g.rating.in_([r.value for r in RATED])),
+            "rated": func.coalesce(
+                func.sum(g.n).filter(g.rating.in_([r.value for r in SATISFIED])), 0
+            )
+            + func.sum(g.unsatisfied_answers),
             "satisfied": func.sum(g.n).filter(g.rating.in_([r.value for r in SATISFIED])),
             "resolutions": func.sum(case((resolved, g.n), else_=g.reopened)),
             "reopened": func.sum(g.reopened),

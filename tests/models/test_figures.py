@@ -378,7 +378,9 @@ def expected(specs: Iterable[Spec], as_of: datetime, heads: int | None = None) -
     resolved = [s for s in collected if s.state in (S.resolved, S.closed)]
     acknowledged = [s for s in collected if s.accepted is not None]
     due = [s for s in collected if s.accepted is not None or (s.ack_due and s.ack_due <= as_of)]
-    rated = [s for s in collected if s.rating in ("satisfied", "basic", "unsatisfied")]
+    pleased = [s for s in collected if s.rating in ("satisfied", "basic")]
+    # Every 不满意 reopened its ticket once: they are answers too, though later 满意 replaced them.
+    answers = len(pleased) + sum(s.reopen_count for s in collected)
     hours = [(s.resolved - s.created).total_seconds() / 3600 for s in resolved if s.resolved]
     reporters = {s.reporter for s in collected if s.reporter}
     return Figures(
@@ -391,8 +393,8 @@ def expected(specs: Iterable[Spec], as_of: datetime, heads: int | None = None) -
         acknowledged_on_time=sum(
             1 for s in acknowledged if s.ack_due and s.accepted and s.accepted <= s.ack_due
         ),
-        rated=len(rated),
-        satisfied=sum(1 for s in rated if s.rating in ("satisfied", "basic")),
+        rated=answers,
+        satisfied=len(pleased),
         resolutions=sum(1 for s in collected if s in resolved or s.reopen_count > 0),
         reopened=sum(1 for s in collected if s.reopen_count > 0),
         assigned=sum(1 for s in collected if s.assigned is not None),
@@ -472,7 +474,8 @@ def test_edge_cases_count_as_the_definitions_say(engine: Engine) -> None:
     # then solved, town-level, no category, resolved-unrated.
     assert figures.resolved == 11
     assert figures.reopened == 2 and figures.resolutions == 12  # + the one being redone
-    assert figures.rated == 10  # unsatisfied is rated; unrated and unanswered are not
+    # 9 pleased answers and the 2 不满意 that reopened tickets; unrated and unanswered are not.
+    assert figures.rated == 11
     assert figures.satisfied == 9
     # being redone, open and overdue, never acknowledged, returned and waiting
     assert figures.overdue == 4
