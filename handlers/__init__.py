@@ -24,7 +24,7 @@ TICKET_COMMANDS = (
     (dispatcher.merge, ("合并",)),
     (dispatcher.invalidate, ("无效",)),
     (dispatcher.queue, ("待派", "待审批")),
-    (reporter.query, ("查询", "进度查询")),
+    (reporter.query, reporter.QUERY_VERBS),
     (reporter.mine, ("我的", "我的工单", "我反映的")),
     (reporter.rate, ("满意", "基本满意", "不满意")),
     (intake.correct, intake.CORRECTION_VERBS),

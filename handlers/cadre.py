@@ -7,7 +7,7 @@ from handlers.assignment import assign, notify, notify_reporters, ticket_fields
 from handlers.commands import Command, begin_command, leading_number
 from handlers.router import Context, Message, Reply
 from handlers.views import detail, one_line, wrong_state
-from models.person import Person, find_handlers
+from models.person import HANDLER_ROLES, Person, find_handlers
 from models.routing import RouteChoice, dispatchers_for
 from models.ticket import Ticket, TicketRequest, TicketState
 from models.tickets import may_handle, open_tickets_of
@@ -29,9 +29,11 @@ def handler_ticket(ctx: Context, person: Person, command: Command, example: str)
 
 def accept(message: Message, ctx: Context) -> Reply:
     """签收 12."""
-    begun = begin_command(message, ctx, ("签收", "接单"))
-    if begun is None:
-        return None
+    begun = begin_command(
+        message, ctx, ("签收", "接单"), roles=HANDLER_ROLES, refusal=texts.NOT_A_HANDLER
+    )
+    if begun is None or isinstance(begun, str):
+        return begun
     person, command = begun
     ticket = handler_ticket(ctx, person, command, "签收 12")
     if isinstance(ticket, str):
@@ -49,9 +51,9 @@ def accept(message: Message, ctx: Context) -> Reply:
 
 def progress(message: Message, ctx: Context) -> Reply:
     """进度 12 内容 — a note of work done, passed on to the reporter."""
-    begun = begin_command(message, ctx, ("进度", "进展"))
-    if begun is None:
-        return None
+    begun = begin_command(message, ctx, ("进度", "进展"), roles=HANDLER_ROLES, refusal=None)
+    if begun is None or isinstance(begun, str):
+        return begun
     person, command = begun
     ticket = handler_ticket(ctx, person, command, "进度 12 已联系施工队")
     if isinstance(ticket, str):
@@ -86,9 +88,11 @@ def progress(message: Message, ctx: Context) -> Reply:
 
 def resolve(message: Message, ctx: Context) -> Reply:
     """办结 12 结果说明 — a result is required; the reporter is asked whether they are satisfied."""
-    begun = begin_command(message, ctx, ("办结", "完成"))
-    if begun is None:
-        return None
+    begun = begin_command(
+        message, ctx, ("办结", "完成"), roles=HANDLER_ROLES, refusal=texts.NOT_A_HANDLER
+    )
+    if begun is None or isinstance(begun, str):
+        return begun
     person, command = begun
     ticket = handler_ticket(ctx, person, command, "办结 12 已派人修好")
     if isinstance(ticket, str):
@@ -120,9 +124,11 @@ def resolve(message: Message, ctx: Context) -> Reply:
 
 def return_ticket(message: Message, ctx: Context) -> Reply:
     """退回 12 原因 — a misrouted ticket goes back to the dispatcher, who decides."""
-    begun = begin_command(message, ctx, ("退回", "退单"))
-    if begun is None:
-        return None
+    begun = begin_command(
+        message, ctx, ("退回", "退单"), roles=HANDLER_ROLES, refusal=texts.NOT_A_HANDLER
+    )
+    if begun is None or isinstance(begun, str):
+        return begun
     person, command = begun
     ticket = handler_ticket(ctx, person, command, "退回 12 不属于本村")
     if isinstance(ticket, str):
@@ -176,9 +182,11 @@ def pick_person(ctx: Context, word: str) -> Person | str:
 
 def transfer(message: Message, ctx: Context) -> Reply:
     """转办 12 姓名 — to a colleague; recorded, and both the colleague and the reporter are told."""
-    begun = begin_command(message, ctx, ("转办", "转交", "转给"))
-    if begun is None:
-        return None
+    begun = begin_command(
+        message, ctx, ("转办", "转交", "转给"), roles=HANDLER_ROLES, refusal=texts.NOT_A_HANDLER
+    )
+    if begun is None or isinstance(begun, str):
+        return begun
     person, command = begun
     ticket = handler_ticket(ctx, person, command, "转办 12 张三")
     if isinstance(ticket, str):
@@ -204,9 +212,11 @@ def transfer(message: Message, ctx: Context) -> Reply:
 
 def extend(message: Message, ctx: Context) -> Reply:
     """延期 12 天数 原因 — a request the dispatcher approves."""
-    begun = begin_command(message, ctx, ("延期", "申请延期"))
-    if begun is None:
-        return None
+    begun = begin_command(
+        message, ctx, ("延期", "申请延期"), roles=HANDLER_ROLES, refusal=texts.NOT_A_HANDLER
+    )
+    if begun is None or isinstance(begun, str):
+        return begun
     person, command = begun
     example = "延期 12 3 等材料到货"
     ticket = handler_ticket(ctx, person, command, example)
@@ -248,8 +258,12 @@ def extend(message: Message, ctx: Context) -> Reply:
 
 def todo(message: Message, ctx: Context) -> Reply:
     """待办 — my open tickets, overdue first."""
-    begun = begin_command(message, ctx, ("待办", "我的待办"))
-    if begun is None or begun[1].rest:
+    begun = begin_command(
+        message, ctx, ("待办", "我的待办"), roles=HANDLER_ROLES, refusal=texts.NOT_A_HANDLER
+    )
+    if begun is None or isinstance(begun, str):
+        return begun
+    if begun[1].rest:
         return None
     person, _ = begun
     assert person.id is not None
@@ -263,9 +277,9 @@ def todo(message: Message, ctx: Context) -> Reply:
 
 def view(message: Message, ctx: Context) -> Reply:
     """查看 12 — detail and timeline, for the assignee and dispatchers above the ticket."""
-    begun = begin_command(message, ctx, ("查看", "详情"))
-    if begun is None:
-        return None
+    begun = begin_command(message, ctx, ("查看", "详情"), roles=HANDLER_ROLES, refusal=None)
+    if begun is None or isinstance(begun, str):
+        return begun
     person, command = begun
     ticket = handler_ticket(ctx, person, command, "查看 12")
     if isinstance(ticket, str):

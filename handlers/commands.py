@@ -6,9 +6,17 @@ import re
 from dataclasses import dataclass
 
 from handlers.router import Context, Filter, Message, normalize_text
-from models.person import Person
+from models.person import Person, Role, roles_of
 
-_NUMBER = r"(?:工单|单号)?\s*[#＃]?\s*(\d{1,9})\s*号?"
+DISPATCH_ROLES = frozenset({Role.dispatcher, Role.leader, Role.admin})
+
+# A ticket number; "3组", "5户", "3天" are groups, households and days, not ticket numbers.
+_NUMBER = r"(?:工单|单号)?\s*[#＃]?\s*(\d{1,9})(?!\d|\s*[组組队户天个人家])\s*号?"
+# What may follow a verb directly: a separator, a number, or (for 改) what is being corrected.
+_AFTER_VERB = r"[\s\d#＃:：,，。！!~]|工单|单号|类别|分类|类型|村|地点|紧急|不急"
+# Without a ticket number, a verb followed by this much text is somebody's prose, not a command:
+# "派人来看看，3组水管爆了", "同意，村里那条路…".
+PROSE_CHARS = 4
 _CN_DIGITS = "零一二三四五六七八九"
 
 
@@ -28,24 +36,40 @@ def parse_command(text: str, verbs: tuple[str, ...]) -> Command | None:
         if not clean.startswith(verb):
             continue
         tail = clean[len(verb) :]
-        if tail and not re.match(r"[\s\d#＃:：,，]|工单|单号", tail):
+        if tail and not re.match(_AFTER_VERB, tail):
             continue  # "满意度…" is not the verb 满意
         match = re.match(_NUMBER, tail.lstrip())
         if match:
             rest = tail.lstrip()[match.end() :]
-            return Command(verb, int(match.group(1)), rest.strip(" ，,：:。"))
-        return Command(verb, None, tail.strip(" ，,：:。"))
+            return Command(verb, int(match.group(1)), rest.strip(" ，,：:。！!~"))
+        return Command(verb, None, tail.strip(" ，,：:。！!~"))
     return None
 
 
 def begin_command(
-    message: Message, ctx: Context, verbs: tuple[str, ...]
-) -> tuple[Person, Command] | None:
-    """The bound sender and their command, or None when either is missing (the router moves on)."""
+    message: Message,
+    ctx: Context,
+    verbs: tuple[str, ...],
+    *,
+    roles: frozenset[Role] | None = None,
+    refusal: str | None = None,
+) -> tuple[Person, Command] | str | None:
+    """The bound sender and their ticket command; None lets the router move on.
+
+    Text that only starts like a command ("派人来看看…") is left to intake. With `roles`, a sender
+    holding none of them gets `refusal` when they named a ticket, and is otherwise left to the
+    handlers after this one (without a refusal, a 邻长's "进度 3" goes on to be their 查询).
+    """
     person = ctx.person(message)
     command = parse_command(message.content, verbs)
     if person is None or command is None:
         return None
+    if command.number is None and len(command.rest) >= PROSE_CHARS:
+        return None
+    if roles is not None:
+        assert person.id is not None
+        if not roles_of(ctx.session, person.id) & roles:
+            return refusal if command.number is not None else None
     return person, command
 
 
@@ -60,7 +84,7 @@ def command_filter(*verbs: str) -> Filter:
 
 def leading_number(text: str) -> tuple[int | None, str]:
     """A number at the start of `text` (arabic or simple Chinese) and what follows it."""
-    match = re.match(r"\s*(\d{1,4}|[一二两三四五六七八九十]{1,3})\s*", text)
+    match = re.match(r"\s*(\d+|[一二两三四五六七八九十]{1,3})\s*", text)
     if not match:
         return None, text
     return chinese_number(match.group(1)), text[match.end() :]

@@ -7,7 +7,7 @@ from sqlmodel import col, select
 from handlers import texts
 from handlers.assignment import assign, local_time, notify, notify_reporters, route, ticket_fields
 from handlers.cadre import pick_person
-from handlers.commands import Command, begin_command, leading_number
+from handlers.commands import DISPATCH_ROLES, Command, begin_command, leading_number
 from handlers.router import Context, Message, Reply
 from handlers.views import one_line, wrong_state
 from models.deadlines import extend_resolve_due
@@ -50,9 +50,11 @@ def _close_request(
 
 def send_to(message: Message, ctx: Context) -> Reply:
     """派 12 姓名 — assign (or reassign) a ticket by hand."""
-    begun = begin_command(message, ctx, ("派", "派单", "指派"))
-    if begun is None:
-        return None
+    begun = begin_command(
+        message, ctx, ("派", "派单", "指派"), roles=DISPATCH_ROLES, refusal=texts.NOT_A_DISPATCHER
+    )
+    if begun is None or isinstance(begun, str):
+        return begun
     person, command = begun
     ticket = dispatcher_ticket(ctx, person, command, "派 12 张三")
     if isinstance(ticket, str):
@@ -77,9 +79,11 @@ def send_to(message: Message, ctx: Context) -> Reply:
 
 def approve(message: Message, ctx: Context) -> Reply:
     """同意 12 — approve the pending return (re-route) or extension (move the deadline)."""
-    begun = begin_command(message, ctx, ("同意", "批准"))
-    if begun is None:
-        return None
+    begun = begin_command(
+        message, ctx, ("同意", "批准"), roles=DISPATCH_ROLES, refusal=texts.NOT_A_DISPATCHER
+    )
+    if begun is None or isinstance(begun, str):
+        return begun
     person, command = begun
     ticket = dispatcher_ticket(ctx, person, command, "同意 12")
     if isinstance(ticket, str):
@@ -127,9 +131,11 @@ def approve(message: Message, ctx: Context) -> Reply:
 
 def reject(message: Message, ctx: Context) -> Reply:
     """驳回 12 原因 — refuse the pending return (back to its assignee) or extension."""
-    begun = begin_command(message, ctx, ("驳回", "不同意"))
-    if begun is None:
-        return None
+    begun = begin_command(
+        message, ctx, ("驳回", "不同意"), roles=DISPATCH_ROLES, refusal=texts.NOT_A_DISPATCHER
+    )
+    if begun is None or isinstance(begun, str):
+        return begun
     person, command = begun
     ticket = dispatcher_ticket(ctx, person, command, "驳回 12 属于本村范围")
     if isinstance(ticket, str):
@@ -172,9 +178,11 @@ def reject(message: Message, ctx: Context) -> Reply:
 
 def merge(message: Message, ctx: Context) -> Reply:
     """合并 12 10 — 12 duplicates 10; 12's reporter follows 10 from now on."""
-    begun = begin_command(message, ctx, ("合并",))
-    if begun is None:
-        return None
+    begun = begin_command(
+        message, ctx, ("合并",), roles=DISPATCH_ROLES, refusal=texts.NOT_A_DISPATCHER
+    )
+    if begun is None or isinstance(begun, str):
+        return begun
     person, command = begun
     ticket = dispatcher_ticket(ctx, person, command, "合并 12 10")
     if isinstance(ticket, str):
@@ -219,9 +227,11 @@ def merge(message: Message, ctx: Context) -> Reply:
 
 def invalidate(message: Message, ctx: Context) -> Reply:
     """无效 12 原因 — not a real problem, or not ours to handle."""
-    begun = begin_command(message, ctx, ("无效",))
-    if begun is None:
-        return None
+    begun = begin_command(
+        message, ctx, ("无效",), roles=DISPATCH_ROLES, refusal=texts.NOT_A_DISPATCHER
+    )
+    if begun is None or isinstance(begun, str):
+        return begun
     person, command = begun
     ticket = dispatcher_ticket(ctx, person, command, "无效 12 重复发送")
     if isinstance(ticket, str):
@@ -260,8 +270,12 @@ def invalidate(message: Message, ctx: Context) -> Reply:
 
 def queue(message: Message, ctx: Context) -> Reply:
     """待派 — returned and unassigned tickets, and requests waiting for a decision."""
-    begun = begin_command(message, ctx, ("待派", "待审批"))
-    if begun is None or begun[1].rest:
+    begun = begin_command(
+        message, ctx, ("待派", "待审批"), roles=DISPATCH_ROLES, refusal=texts.NOT_A_DISPATCHER
+    )
+    if begun is None or isinstance(begun, str):
+        return begun
+    if begun[1].rest:
         return None
     person, _ = begun
     from models.person import Role, roles_of

@@ -12,7 +12,7 @@ from handlers.assignment import assign, notify, route, taxonomy_of, ticket_field
 from handlers.commands import chinese_number, parse_command
 from handlers.parser import GrievanceParser, ParseResult
 from handlers.router import NO_REPLY, Context, Message, Reply
-from models.person import Person
+from models.person import REPORTER_ROLES, Person, roles_of
 from models.place import Place, PlaceKind, village_of
 from models.routing import RouteChoice, dispatchers_for
 from models.ticket import Attachment, Ticket, TicketState
@@ -130,6 +130,8 @@ def report(message: Message, ctx: Context) -> Reply:
     if person is None or not message.content.strip():
         return None
     assert person.id is not None
+    if not roles_of(ctx.session, person.id) & REPORTER_ROLES:
+        return texts.NOT_A_REPORTER  # a cadre's mistyped command must not become a ticket
     text = message.content.strip()
     result, village = _parse(ctx, person, text)
     draft = open_draft_of(ctx.session, person.id)
@@ -186,6 +188,8 @@ def attach(message: Message, ctx: Context) -> Reply:
     if person is None:
         return None
     assert person.id is not None
+    if not roles_of(ctx.session, person.id) & REPORTER_ROLES:
+        return texts.NOT_A_REPORTER
     if message.type == "voice" and message.content.strip():
         return report(message, ctx)
     kind = texts.MEDIA_KINDS.get(message.type, "附件")

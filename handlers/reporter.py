@@ -12,13 +12,15 @@ from models.ticket import Rating, Ticket, TicketState
 from models.tickets import awaiting_rating, may_handle, may_view_as_reporter, tickets_of_reporter
 from models.workflow import change_state
 
+# A 邻长 asking after a ticket may say it as a cadre would (进度 12, 查看 12).
+QUERY_VERBS = ("查询", "进度查询", "进度", "查看")
 RATINGS = {"满意": Rating.satisfied, "基本满意": Rating.basic, "不满意": Rating.unsatisfied}
 
 
 def query(message: Message, ctx: Context) -> Reply:
     """查询 12 — where my ticket stands."""
     person = ctx.person(message)
-    command = parse_command(message.content, ("查询", "进度查询"))
+    command = parse_command(message.content, QUERY_VERBS)
     if person is None or command is None:
         return None
     if command.number is None:

@@ -113,6 +113,10 @@ def text_is(*words: str) -> Filter:
     return lambda message, _ctx: normalize_text(message.content).lower() in wanted
 
 
+# Characters phones set to traditional Chinese send in commands.
+TRADITIONAL = {"組": "组", "號": "号", "單": "单", "蹤": "踪", "轉": "转", "辦": "办", "結": "结"}
+
+
 def normalize_text(text: str) -> str:
     """Full-width ASCII to half-width and collapsed whitespace, as phones type it."""
     chars = []
@@ -123,5 +127,5 @@ def normalize_text(text: str) -> str:
         elif 0xFF01 <= code <= 0xFF5E:
             chars.append(chr(code - 0xFEE0))
         else:
-            chars.append(ch)
+            chars.append(TRADITIONAL.get(ch, ch))
     return " ".join("".join(chars).split())

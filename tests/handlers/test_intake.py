@@ -10,7 +10,7 @@ from flask.testing import FlaskClient
 from sqlalchemy import Engine, func
 from sqlmodel import Session, select
 
-from bot.phone import Phone, message_xml, reply_text, text_fields
+from bot.phone import Phone, message_xml, next_msg_id, reply_text, text_fields
 from handlers import texts
 from models.outbox import OutboxMessage
 from models.ticket import Attachment, Ticket, TicketEvent, TicketState
@@ -41,7 +41,7 @@ def media_xml(sender: str, kind: str, **fields: object) -> str:
         "MsgType": kind,
     }
     base.update(fields)
-    base.setdefault("MsgId", int(time.time() * 1000) + hash(kind) % 1000)
+    base.setdefault("MsgId", next_msg_id())
     return message_xml(base)
 
 
@@ -246,3 +246,55 @@ def test_unbound_senders_create_nothing(
     assert tickets(engine) == []
     with Session(engine) as session:
         assert session.exec(select(func.count()).select_from(Ticket)).one() == 0
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "派人来看看，3组水管爆了，到处是水",
+        "同意你们说的，村里那条路又塌了一截",
+        "取消了我家低保，家里实在困难",
+    ],
+)
+def test_problems_that_start_like_a_command_still_become_tickets(
+    client: FlaskClient, phone: Phone, engine: Engine, town: SmallTown, text: str
+) -> None:
+    reply = say(client, phone, town.openid("reporter"), text)
+    [ticket] = tickets(engine)
+    assert reply.startswith(f"已受理，工单号 #{ticket.id}")
+
+
+def test_commands_typed_loosely_are_still_understood(
+    client: FlaskClient, phone: Phone, wecom_phone: Phone, engine: Engine, town: SmallTown
+) -> None:
+    openid = town.openid("reporter")
+    say(client, phone, openid, "我们组的路灯坏了")
+    [ticket] = tickets(engine)
+    assert "改为紧急" in say(client, phone, openid, "改紧急")
+    assert "状态：" in say(client, phone, openid, f"进度 {ticket.id}")
+    assignee = next(p for p in town.people.values() if p.id == ticket.assignee_id)
+    assert assignee.wecom_userid
+    assert say(client, wecom_phone, assignee.wecom_userid, f"签收＃{ticket.id}").startswith(
+        "已签收"
+    )
+    say(client, wecom_phone, assignee.wecom_userid, f"办结 工单{ticket.id} 换了新灯")
+    assert say(client, phone, openid, "满意。") == texts.RATING_THANKS.format(id=ticket.id)
+
+
+def test_a_group_number_is_not_read_as_a_ticket_number(
+    client: FlaskClient, phone: Phone, engine: Engine, town: SmallTown
+) -> None:
+    openid = town.openid("reporter")
+    say(client, phone, openid, "我们组的路灯坏了")
+    reply = say(client, phone, openid, "改 村 李家村 2組")
+    [ticket] = tickets(engine)
+    assert "李家村2组" in reply and ticket.group_number == 2
+
+
+def test_cadres_free_text_does_not_become_a_ticket(
+    client: FlaskClient, wecom_phone: Phone, engine: Engine, town: SmallTown
+) -> None:
+    cadre = town.people["cadre:张家村"].wecom_userid
+    assert cadre
+    assert say(client, wecom_phone, cadre, "已办结 1 路灯换好了") == texts.NOT_A_REPORTER
+    assert tickets(engine) == []

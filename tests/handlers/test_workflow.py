@@ -237,7 +237,7 @@ def test_merge_makes_the_second_reporter_follow_the_first_ticket(
     phones.cadre(a, f"签收 {first.id}")
     followers = {p for k, p in notes(engine) if k == "accepted"}
     assert followers == {town.people["reporter"].id, town.people["reporter2"].id}
-    assert "#" in phones.reporter(f"查询 {first.id}", key="reporter2")
+    assert "状态：" in phones.reporter(f"查询 {first.id}", key="reporter2")
 
 
 def test_transfer_to_a_colleague(phones: Phones, engine: Engine, town: SmallTown) -> None:
@@ -288,19 +288,31 @@ def test_every_unauthorised_attempt_is_refused_without_revealing_anything(
     t = ticket(engine)
     refused = texts.NOT_FOUND.format(id=t.id)
     other_cadre = town.people["cadre:李家村"].id
-    attempts = [
+    # Someone who may act on tickets, but not on this one: told it cannot be found.
+    not_theirs = [
         phones.cadre(other_cadre, f"签收 {t.id}"),
         phones.cadre(other_cadre, f"办结 {t.id} 修好了"),
+        phones.cadre(other_cadre, f"进度 {t.id} 在办"),
+        phones.cadre(other_cadre, f"退回 {t.id} 不归我"),
+        phones.cadre(other_cadre, f"转办 {t.id} 周干部"),
+        phones.cadre(other_cadre, f"延期 {t.id} 3 等材料"),
         phones.cadre(other_cadre, f"查看 {t.id}"),
+        phones.reporter(f"查询 {t.id}", key="reporter2"),
+        phones.reporter(f"满意 {t.id}", key="reporter2"),
+        phones.reporter(f"不满意 {t.id} 没修", key="reporter2"),
+        phones.reporter(f"撤回 {t.id}", key="reporter2"),
+    ]
+    assert not_theirs == [refused] * len(not_theirs)
+    # Someone without the role: told so, whichever ticket they name.
+    assert [
         phones.cadre(t.assignee_id, f"同意 {t.id}"),
         phones.cadre(t.assignee_id, f"派 {t.id} 周干部"),
         phones.cadre(t.assignee_id, f"无效 {t.id} 不想办"),
-        phones.reporter(f"签收 {t.id}"),
-        phones.reporter(f"查询 {t.id}", key="reporter2"),
-        phones.reporter(f"满意 {t.id}", key="reporter2"),
-        phones.reporter(f"撤回 {t.id}", key="reporter2"),
-    ]
-    assert attempts == [refused] * len(attempts)
+        phones.cadre(t.assignee_id, f"合并 {t.id} 1"),
+        phones.cadre(t.assignee_id, f"驳回 {t.id} 不行"),
+    ] == [texts.NOT_A_DISPATCHER] * 5
+    assert phones.reporter(f"签收 {t.id}") == texts.NOT_A_HANDLER
+    assert phones.reporter("签收 9999") == texts.NOT_A_HANDLER
     # A ticket that does not exist gets exactly the same answer.
     assert phones.cadre(other_cadre, "签收 9999") == texts.NOT_FOUND.format(id=9999)
     assert ticket(engine).state == TicketState.assigned.value
