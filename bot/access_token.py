@@ -254,7 +254,11 @@ class _SharedTokenClient:
 
     def _token_request(self, url: str, params: dict[str, str]) -> StoredToken:
         now = utcnow()
-        response = self._http.get(url, params=params, timeout=self.timeout)
+        try:
+            response = self._http.get(url, params=params, timeout=self.timeout)
+        except requests.RequestException as exc:
+            # Its text holds the URL with the AppSecret in it; it must not reach a log or a row.
+            raise requests.ConnectionError(f"token request failed: {type(exc).__name__}") from None
         if response.status_code >= 400:
             raise WeChatClientException(None, f"HTTP {response.status_code} fetching a token")
         result = response.json()

@@ -16,6 +16,7 @@ from bot.cli_outbox import worker as worker_command
 from bot.cli_parse import parse
 from bot.cli_report import report
 from bot.cli_roster import demo, describe, roster, seed_demo_if_empty
+from bot.cli_support import open_database
 from bot.cli_tickets import ticket
 from bot.phone import Phone, message_xml, reply_text, text_fields
 from bot.scheduler import start_scheduler
@@ -132,11 +133,9 @@ def db() -> None:
 @db.command("upgrade")
 def db_upgrade() -> None:
     """Apply every pending migration."""
-    settings = get_settings()
-    settings.instance_path.mkdir(parents=True, exist_ok=True)
-    engine = make_engine(settings.resolved_database_url)
-    upgrade(engine)
-    click.echo(f"database at the newest schema: {engine.url.render_as_string(hide_password=True)}")
+    with open_database() as engine:
+        where = engine.url.render_as_string(hide_password=True)
+    click.echo(f"database at the newest schema: {where}")
 
 
 @main.command()

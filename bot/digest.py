@@ -8,14 +8,17 @@ same slot, each person gets one digest a week.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, time, timedelta
 
-from sqlalchemy import func
+from sqlalchemy import Engine, func
 from sqlmodel import Session, col, select
 
+from config.calendar import TIMEZONE
+from config.settings import Settings
 from handlers import texts
 from handlers.assignment import category_name, local_time, place_label
 from handlers.router import Context
+from models.db import read_session, unit_of_work
 from models.figures import Figures, compute_figures, format_percent
 from models.outbox import enqueue
 from models.person import Person, PersonRole, Role
@@ -63,19 +66,40 @@ def split_message(text: str, limit: int = MAX_MESSAGE_CHARS) -> list[str]:
     return parts
 
 
-def _send(ctx: Context, person: Person, text: str, week: str, counts: DigestCounts) -> None:
-    parts = split_message(text)
+def last_week(now: datetime) -> tuple[datetime, datetime]:
+    """The seven days before the Monday of `now` (Asia/Shanghai): "this week" of a Monday digest.
+
+    A run caught up at 11:00, or on any later day of the week, still reports the same week.
+    """
+    local = now.astimezone(TIMEZONE).date()
+    monday = datetime.combine(local - timedelta(days=local.weekday()), time(0), tzinfo=TIMEZONE)
+    return (monday - timedelta(days=7)).astimezone(UTC), monday.astimezone(UTC)
+
+
+@dataclass(frozen=True)
+class Digest:
+    """One person's digest, ready for the outbox."""
+
+    person_id: int
+    text: str
+    key: str  # unique for the person and the week
+
+
+def _enqueue(session: Session, digest: Digest, now: datetime) -> int:
+    parts = split_message(digest.text)
+    written = 0
     for index, part in enumerate(parts, start=1):
         numbered = f"({index}/{len(parts)})\n{part}" if len(parts) > 1 else part
         sent = enqueue(
-            ctx.session,
-            person_id=person.id,
+            session,
+            person_id=digest.person_id,
             kind="digest",
             text=numbered,
-            now=ctx.now,
-            dedup_key=f"digest:{week}:{person.id}:{index}",
+            now=now,
+            dedup_key=f"digest:{digest.key}:{index}",
         )
-        counts.messages += 1 if sent is not None else 0
+        written += 1 if sent is not None else 0
+    return written
 
 
 def cadre_digest(ctx: Context, person: Person) -> str | None:
@@ -89,7 +113,15 @@ def cadre_digest(ctx: Context, person: Person) -> str | None:
     if not total:
         return None
     tickets = open_tickets_of(ctx.session, person.id, ctx.now, limit=15)
-    overdue = sum(1 for t in tickets if t.resolve_due_at is not None and t.resolve_due_at < ctx.now)
+    overdue = ctx.session.exec(
+        select(func.count())
+        .select_from(Ticket)
+        .where(
+            Ticket.assignee_id == person.id,
+            col(Ticket.state).in_(OPEN),
+            col(Ticket.resolve_due_at) < ctx.now,
+        )
+    ).one()
     lines = [texts.DIGEST_CADRE_HEADER.format(name=person.name, count=total, overdue=overdue)]
     for ticket in tickets:
         late = (
@@ -126,8 +158,8 @@ def _figures_line(label: str, figures: Figures) -> str:
 def overseer_digest(ctx: Context, person: Person, place: Place) -> str:
     """A dispatcher's or leader's view of their part of the tree."""
     session = ctx.session
-    week_start = ctx.now - timedelta(days=7)
-    this_week = compute_figures(session, start=week_start, end=ctx.now, as_of=ctx.now, place=place)
+    week_start, week_end = last_week(ctx.now)
+    this_week = compute_figures(session, start=week_start, end=week_end, as_of=ctx.now, place=place)
     overall = compute_figures(session, start=EPOCH, end=ctx.now, as_of=ctx.now, place=place)
     in_place = col(Ticket.place_path).startswith(place.path)
     lines = [
@@ -195,10 +227,11 @@ def _people_with_roles(session: Session, roles: set[Role]) -> list[Person]:
     return list(session.exec(stmt))
 
 
-def send_weekly_digests(ctx: Context, week: str) -> DigestCounts:
-    """Write every digest of the week `week` (e.g. "2026-12-07") to the outbox."""
+def weekly_digests(ctx: Context, week: str) -> tuple[list[Digest], DigestCounts]:
+    """Every digest of the week `week` (e.g. "2026-12-07"), built from the tickets."""
     session = ctx.session
     counts = DigestCounts()
+    digests: list[Digest] = []
     assignees = session.exec(
         select(Ticket.assignee_id).where(col(Ticket.state).in_(OPEN)).distinct()
     ).all()
@@ -208,12 +241,28 @@ def send_weekly_digests(ctx: Context, week: str) -> DigestCounts:
             continue
         text = cadre_digest(ctx, person)
         if text is not None:
-            _send(ctx, person, text, week, counts)
+            digests.append(Digest(person_id, text, f"{week}:{person_id}"))
             counts.cadres += 1
     for person in _people_with_roles(session, {Role.dispatcher, Role.leader}):
         place = session.get(Place, person.place_id)
-        if place is None:
+        if place is None or person.id is None:
             continue
-        _send(ctx, person, overseer_digest(ctx, person, place), f"{week}:overview", counts)
+        text = overseer_digest(ctx, person, place)
+        digests.append(Digest(person.id, text, f"{week}:overview:{person.id}"))
         counts.overseers += 1
+    return digests, counts
+
+
+def send_weekly_digests(
+    engine: Engine, settings: Settings, now: datetime, week: str
+) -> DigestCounts:
+    """Build the digests in a read-only session, then write them to the outbox.
+
+    The figures take a while on a large county; building them outside the write transaction
+    keeps the webhook answering meanwhile. The outbox keys make a repeated run write nothing.
+    """
+    with read_session(engine) as session:
+        digests, counts = weekly_digests(Context(session=session, settings=settings, now=now), week)
+    with unit_of_work(engine) as session:
+        counts.messages = sum(_enqueue(session, digest, now) for digest in digests)
     return counts

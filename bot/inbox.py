@@ -18,7 +18,7 @@ from config.settings import Settings
 from handlers import texts
 from handlers.router import Context, Message, Router
 from models.base import utcnow
-from models.db import unit_of_work
+from models.db import read_session, unit_of_work
 from models.inbound import InboundMessage, dedup_key_for, find_inbound
 
 log = logging.getLogger(__name__)
@@ -158,13 +158,20 @@ class Inbox:
             try:
                 return self._receive_once(raw, message, key)
             except IntegrityError:
-                # Another process recorded the same delivery first; the next pass reads its reply.
+                # Another process recorded the same delivery first: the next pass reads its
+                # reply. Any other unique clash is a real error, not something to repeat.
+                if not self._seen(message, key):
+                    raise
                 continue
             except OperationalError as exc:
                 if "locked" not in str(exc).lower():
                     raise
                 continue
         raise RuntimeError("could not record an inbound message after repeated conflicts")
+
+    def _seen(self, message: Message, key: str) -> bool:
+        with read_session(self.engine) as session:
+            return find_inbound(session, message.channel, message.sender, key) is not None
 
     def _receive_once(self, raw: Any, message: Message, key: str) -> str:
         now = self.clock()

@@ -161,8 +161,11 @@ class MediaFetcher:
             if code in PERMANENT_MEDIA_ERRORS:
                 return self._give_up(item, f"errcode {code}: {PERMANENT_MEDIA_ERRORS[code]}")
             return self._retry(item, now, f"errcode {code}: {exc.errmsg}")
-        except (requests.RequestException, TokenUnavailable) as exc:
+        except TokenUnavailable as exc:
             return self._retry(item, now, f"{type(exc).__name__}: {exc}")
+        except requests.RequestException as exc:
+            # The text of a requests error holds the URL, access_token and all: name it only.
+            return self._retry(item, now, f"network: {type(exc).__name__}")
         if not isinstance(response, requests.Response):
             return self._retry(item, now, f"unexpected answer: {str(response)[:200]}")
         content = response.content

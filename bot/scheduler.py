@@ -181,11 +181,7 @@ def run_release_drafts(ctx: JobContext) -> str:
 def run_weekly_digest(ctx: JobContext) -> str:
     """The Monday status push to every cadre with open work and every dispatcher and leader."""
     week = ctx.now.astimezone(TIMEZONE).date().isoformat()
-    with unit_of_work(ctx.engine) as session:
-        counts = send_weekly_digests(
-            HandlerContext(session=session, settings=ctx.settings, now=ctx.now), week
-        )
-    return str(counts)
+    return str(send_weekly_digests(ctx.engine, ctx.settings, ctx.now, week))
 
 
 def job_specs(sla: SlaConfig) -> list[JobSpec]:

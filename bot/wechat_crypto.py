@@ -63,7 +63,7 @@ def verify_signature(given: str | None, *parts: str) -> None:
 
 def check_timestamp(timestamp: str | None, max_skew: int, now: float | None = None) -> str:
     """Raise Forbidden when the timestamp is missing, not a number or too far from now."""
-    if not timestamp or not timestamp.strip().isdigit():
+    if not timestamp or not (timestamp.strip().isascii() and timestamp.strip().isdecimal()):
         raise Forbidden("missing or malformed timestamp")
     if max_skew > 0:
         current = time.time() if now is None else now

@@ -181,7 +181,7 @@ class Worker:
         except Exception as exc:
             # A bug in a channel must not strand the message under its lease.
             log.exception("%s channel failed on message %s", channel.name, item.message.id)
-            return SendResult.retry(channel.name, f"{type(exc).__name__}: {exc}")
+            return SendResult.retry(channel.name, f"unexpected {type(exc).__name__}")
 
     def _record(
         self, item: Claimed, result: SendResult, now: datetime, counts: DeliveryCounts

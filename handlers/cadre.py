@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from sqlmodel import select
+
 from handlers import texts
 from handlers.assignment import assign, notify, notify_reporters, ticket_fields
 from handlers.commands import Command, begin_command, leading_number
@@ -10,7 +12,7 @@ from handlers.views import detail, one_line, wrong_state
 from models.person import HANDLER_ROLES, Person, find_handlers
 from models.routing import RouteChoice, dispatchers_for
 from models.ticket import Ticket, TicketRequest, TicketState
-from models.tickets import may_handle, open_tickets_of
+from models.tickets import cancel_pending_requests, followers, may_handle, open_tickets_of
 from models.workflow import change_state, record_event
 
 MAX_EXTENSION_DAYS = 15
@@ -115,10 +117,19 @@ def resolve(message: Message, ctx: Context) -> Reply:
     ticket.result = command.rest
     ticket.rating, ticket.rated_at = None, None
     ticket.rating_asked_at, ticket.rating_reminded_at = ctx.now, None
+    cancel_pending_requests(ctx.session, ticket, ctx.now, command.rest)
     fields = ticket_fields(ctx, ticket)
-    notify_reporters(
-        ctx, ticket, "resolved", texts.NOTIFY_RESOLVED.format(result=command.rest, **fields)
+    # Only the reporter rates; reporters of merged duplicates hear the result.
+    notify(
+        ctx,
+        ticket.reporter_id,
+        "resolved",
+        texts.NOTIFY_RESOLVED.format(result=command.rest, **fields),
+        ticket,
     )
+    for follower in followers(ctx.session, ticket)[1:]:
+        text = texts.NOTIFY_RESOLVED_FOLLOWER.format(result=command.rest, **fields)
+        notify(ctx, follower, "resolved", text, ticket)
     return texts.RESOLVED.format(id=ticket.id)
 
 
@@ -166,6 +177,15 @@ def return_ticket(message: Message, ctx: Context) -> Reply:
     return texts.RETURN_REQUESTED.format(id=ticket.id)
 
 
+def _pending_extension(ctx: Context, ticket: Ticket) -> bool:
+    stmt = select(TicketRequest.id).where(
+        TicketRequest.ticket_id == ticket.id,
+        TicketRequest.kind == "extension",
+        TicketRequest.status == "pending",
+    )
+    return ctx.session.exec(stmt).first() is not None
+
+
 def pick_person(ctx: Context, word: str) -> Person | str:
     """A handler named by name or phone, or the sentence explaining why not."""
     word = word.strip()
@@ -196,6 +216,7 @@ def transfer(message: Message, ctx: Context) -> Reply:
     target = pick_person(ctx, command.rest)
     if isinstance(target, str):
         return target
+    cancel_pending_requests(ctx.session, ticket, ctx.now, target.name)
     assign(
         ctx,
         ticket,
@@ -230,6 +251,8 @@ def extend(message: Message, ctx: Context) -> Reply:
         return texts.EXTENSION_TOO_LONG.format(max=MAX_EXTENSION_DAYS)
     if ticket.state not in WORKING:
         return wrong_state(ticket, "申请延期")
+    if _pending_extension(ctx, ticket):
+        return texts.EXTENSION_ALREADY_PENDING.format(id=ticket.id)
     assert ticket.id is not None
     ctx.session.add(
         TicketRequest(

@@ -9,7 +9,7 @@ from handlers.assignment import assign, local_time, notify, notify_reporters, ro
 from handlers.cadre import pick_person
 from handlers.commands import DISPATCH_ROLES, Command, begin_command, leading_number
 from handlers.router import Context, Message, Reply
-from handlers.views import one_line, wrong_state
+from handlers.views import one_line, route_label, wrong_state
 from models.deadlines import extend_resolve_due
 from models.person import Person
 from models.place import Place
@@ -19,6 +19,8 @@ from models.tickets import cancel_pending_requests, dispatch_queue, may_dispatch
 from models.workflow import can_transition, change_state, record_event
 
 REQUEST_NAMES = {"return": "退回", "extension": "延期"}
+# A ticket that is itself merged away, or void, cannot take others in.
+MERGE_REFUSED = (TicketState.duplicate.value, TicketState.invalid.value)
 
 
 def dispatcher_ticket(ctx: Context, person: Person, command: Command, example: str) -> Ticket | str:
@@ -64,12 +66,21 @@ def send_to(message: Message, ctx: Context) -> Reply:
     target = pick_person(ctx, command.rest)
     if isinstance(target, str):
         return target
-    had_assignee = ticket.assignee_id is not None
+    previous = ticket.assignee_id
     pending = _pending_request(ctx, ticket)
     if pending is not None and pending.kind == "return":
-        _close_request(ctx, pending, person, "approved", f"派给{target.name}")
+        _close_request(ctx, pending, person, "approved", target.name)
+    cancel_pending_requests(ctx.session, ticket, ctx.now, target.name)
     assign(ctx, ticket, RouteChoice(target, f"dispatcher:{person.name}"), actor_id=person.id)
-    if had_assignee:
+    if previous not in (None, target.id):
+        notify(
+            ctx,
+            previous,
+            "taken_off",
+            texts.NOTIFY_TAKEN_OFF_REASSIGNED.format(id=ticket.id),
+            ticket,
+        )
+    if previous is not None:
         fields = ticket_fields(ctx, ticket)
         notify_reporters(
             ctx, ticket, "reassigned", texts.NOTIFY_REASSIGNED_TO_REPORTER.format(**fields)
@@ -103,7 +114,7 @@ def approve(message: Message, ctx: Context) -> Reply:
             ctx, ticket, "reassigned", texts.NOTIFY_REASSIGNED_TO_REPORTER.format(**fields)
         )
         return texts.RETURN_APPROVED.format(
-            id=ticket.id, name=choice.person.name, route=choice.route
+            id=ticket.id, name=choice.person.name, route=route_label(choice.route)
         )
     assert request.days, "extension requests always carry their days (cadre.extend checks)"
     base = ticket.resolve_due_at or ctx.now
@@ -191,9 +202,15 @@ def merge(message: Message, ctx: Context) -> Reply:
     target = ctx.session.get(Ticket, target_number) if target_number else None
     if target is None or target.id == ticket.id or not may_dispatch(ctx.session, person, target):
         return texts.NOT_FOUND.format(id=target_number or "")
+    if target.state in MERGE_REFUSED:
+        return wrong_state(target, "作为合并目标")
     if not can_transition(ticket.state, TicketState.duplicate):
         return wrong_state(ticket, "合并")
     ticket.duplicate_of_id = target.id
+    # Tickets merged into this one earlier now follow the target too, so no reporter is lost.
+    for earlier in ctx.session.exec(select(Ticket).where(Ticket.duplicate_of_id == ticket.id)):
+        earlier.duplicate_of_id = target.id
+        ctx.session.add(earlier)
     cancel_pending_requests(ctx.session, ticket, ctx.now, f"并入 #{target.id}")
     change_state(
         ctx.session,
@@ -215,13 +232,8 @@ def merge(message: Message, ctx: Context) -> Reply:
         ticket,
     )
     if ticket.assignee_id not in (None, target.assignee_id):
-        notify(
-            ctx,
-            ticket.assignee_id,
-            "withdrawn",
-            texts.NOTIFY_WITHDRAWN.format(id=ticket.id),
-            ticket,
-        )
+        text = texts.NOTIFY_TAKEN_OFF_MERGED.format(id=ticket.id, target=target.id)
+        notify(ctx, ticket.assignee_id, "taken_off", text, ticket)
     return texts.MERGED.format(id=ticket.id, target=target.id)
 
 
@@ -258,13 +270,8 @@ def invalidate(message: Message, ctx: Context) -> Reply:
         ticket,
     )
     if ticket.assignee_id is not None and ticket.assignee_id != person.id:
-        notify(
-            ctx,
-            ticket.assignee_id,
-            "withdrawn",
-            texts.NOTIFY_WITHDRAWN.format(id=ticket.id),
-            ticket,
-        )
+        text = texts.NOTIFY_TAKEN_OFF_INVALID.format(id=ticket.id, reason=command.rest)
+        notify(ctx, ticket.assignee_id, "taken_off", text, ticket)
     return texts.MARKED_INVALID.format(id=ticket.id)
 
 
@@ -292,11 +299,9 @@ def queue(message: Message, ctx: Context) -> Reply:
         .order_by(col(TicketRequest.id))
         .limit(20)
     )
-    extensions = [
-        (req, t)
-        for req, t in ctx.session.exec(stmt)
-        if under is None or t.place_path.startswith(under.path)
-    ]
+    if under is not None:
+        stmt = stmt.where(col(Ticket.place_path).startswith(under.path))
+    extensions = list(ctx.session.exec(stmt))
     if not tickets and not extensions:
         return texts.QUEUE_EMPTY
     lines = [texts.QUEUE_HEADER]

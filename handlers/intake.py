@@ -310,7 +310,8 @@ def correct(message: Message, ctx: Context) -> Reply:
         if choice is not None and choice.person.id != ticket.assignee_id:
             previous = ticket.assignee_id
             assign(ctx, ticket, choice, actor_id=person.id, kind="rerouted", note=what)
-            notify(ctx, previous, "withdrawn", texts.NOTIFY_WITHDRAWN.format(id=ticket.id), ticket)
+            text = texts.NOTIFY_TAKEN_OFF_REROUTED.format(id=ticket.id)
+            notify(ctx, previous, "taken_off", text, ticket)
     elif ticket.state == TicketState.assigned.value and ticket.assigned_at is not None:
         from models.deadlines import set_deadlines
 

@@ -75,6 +75,7 @@ NOTIFY_RESOLVED = (
     "#{id}（{summary}）已办结：{result}\n"
     "请评价：回复“满意 {id}”“基本满意 {id}”或“不满意 {id} 原因”。"
 )
+NOTIFY_RESOLVED_FOLLOWER = "您反映的问题（已并入 #{id}：{summary}）已办结：{result}"
 NOTIFY_RETURNED_TO_REPORTER = "#{id} 正在重新安排承办人，请耐心等待。"
 NOTIFY_REASSIGNED_TO_REPORTER = "#{id} 已改由{assignee}承办。"
 NOTIFY_RETURN_REQUEST = (
@@ -88,6 +89,10 @@ NOTIFY_EXTENSION_REQUEST = (
 NOTIFY_REQUEST_REJECTED = "您对 #{id} 的{request}申请被驳回：{reason}\n请继续办理。"
 NOTIFY_EXTENSION_APPROVED = "您对 #{id} 的延期申请已同意，新的办结期限：{due}。"
 NOTIFY_WITHDRAWN = "#{id} 已被反映人撤回，无需再办理。"
+NOTIFY_TAKEN_OFF_MERGED = "#{id} 与 #{target} 是同一问题，已并入 #{target}，您无需再办理 #{id}。"
+NOTIFY_TAKEN_OFF_INVALID = "#{id} 已被调度员认定为无效（{reason}），无需再办理。"
+NOTIFY_TAKEN_OFF_REROUTED = "#{id} 经反映人更正地点或类别后已改派他人，您无需再办理。"
+NOTIFY_TAKEN_OFF_REASSIGNED = "#{id} 已由调度员改派他人，您无需再办理。"
 NOTIFY_INVALID = "您反映的 #{id} 被认定为无效：{reason}"
 NOTIFY_MERGED = "您反映的 #{id} 与 #{target} 是同一问题，已合并，后续进展按 #{target} 通知您。"
 
@@ -99,6 +104,16 @@ RETURN_REQUESTED = "#{id} 的退回申请已交调度员。"
 TRANSFERRED = "#{id} 已转给{name}。"
 EXTENSION_REQUESTED = "#{id} 延期{days}个工作日的申请已交调度员审批。"
 ASSIGNED_BY_DISPATCHER = "#{id} 已派给{name}。"
+# How a recorded route reads (models/routing.py writes "step:detail").
+ROUTE_NAMES = {
+    "override": "{detail}的指定承办人",
+    "unit_head": "{detail}负责人",
+    "village_cadre": "{detail}村干部",
+    "liaison": "{detail}包村干部",
+    "dispatcher": "调度员",
+    "transfer": "{detail}转办",
+    "fallback": "兜底派单",
+}
 RETURN_APPROVED = "已同意退回，#{id} 重新派给{name}（{route}）。"
 EXTENSION_APPROVED = "已同意 #{id} 延期，新的办结期限：{due}。"
 REQUEST_REJECTED = "已驳回 #{id} 的{request}申请。"
@@ -117,6 +132,7 @@ TODO_HEADER = "您的待办（{count}件，超期在前）："
 QUEUE_HEADER = "待派工单和待审批申请："
 OVERDUE_MARK = "【超期】"
 REOPENED_MARK = "【重办】"
+EXTENSION_ALREADY_PENDING = "#{id} 已有一个延期申请在等调度员审批，请等审批后再申请。"
 EXTENSION_TOO_LONG = "延期最多{max}个工作日。"
 
 # ---------------------------------------------------------------- Tickets: reporter

@@ -50,6 +50,13 @@ def state_name(ticket: Ticket) -> str:
     return name
 
 
+def route_label(route: str) -> str:
+    """A recorded route ("unit_head:水利站") as people say it ("水利站负责人")."""
+    step, _, detail = route.partition(":")
+    template = texts.ROUTE_NAMES.get(step)
+    return template.format(detail=detail) if template else route
+
+
 def wrong_state(ticket: Ticket, action: str) -> str:
     """Why a step cannot be taken in the ticket's present state."""
     state = STATE_NAMES.get(TicketState(ticket.state), ticket.state)

@@ -215,18 +215,14 @@ def unbind(session: Session, channel: str, sender: str) -> Person | None:
 def forget_sender(session: Session, channel: str, sender: str) -> None:
     """Delete what the bot keeps about a WeChat user who unfollowed (WeChat's rule).
 
-    The binding (of active and inactive entries alike), counted attempts and conversation
-    state go; the stored replies of earlier messages, which may name the person, are blanked
-    while their dedup keys stay so that late retries still cause nothing.
+    The binding (of active and inactive entries alike) and conversation state go; the day's
+    failed binding attempts stay (they expire by themselves), or unfollowing and following
+    again would reset the limit on guessing. The stored replies of earlier messages, which may
+    name the person, are blanked while their dedup keys stay, so late retries cause nothing.
     """
     column = getattr(Person, identity_column(channel))
     session.exec(
         update(Person).where(col(column) == sender).values({column: None, "bound_at": None})
-    )
-    session.exec(
-        delete(BindingAttempt).where(
-            col(BindingAttempt.channel) == channel, col(BindingAttempt.sender) == sender
-        )
     )
     session.exec(
         delete(ConversationState).where(

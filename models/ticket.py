@@ -123,7 +123,7 @@ class Ticket(SQLModel, table=True):
     route: str = Field(default="", max_length=255)  # how routing chose the assignee
     result: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
     rating: str | None = Field(default=None, max_length=16)
-    duplicate_of_id: int | None = Field(default=None, foreign_key="ticket.id")
+    duplicate_of_id: int | None = Field(default=None, foreign_key="ticket.id", index=True)
     reopen_count: int = 0
     return_count: int = 0
 

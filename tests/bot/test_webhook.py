@@ -145,8 +145,9 @@ def test_wecom_rejects_another_corp(
         (lambda s: s.query.pop("msg_signature"), 403),
         (lambda s: s.query.update(timestamp=str(int(time.time()) - 3600)), 403),
         (lambda s: s.query.update(timestamp="soon"), 403),
+        (lambda s: s.query.update(timestamp="²"), 403),
     ],
-    ids=["forged", "unsigned", "stale", "nonsense-timestamp"],
+    ids=["forged", "unsigned", "stale", "nonsense-timestamp", "superscript-timestamp"],
 )
 def test_forged_requests_refused_and_nothing_stored(
     client: FlaskClient, phone: Phone, engine: Engine, mutate, status: int

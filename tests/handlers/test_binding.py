@@ -262,7 +262,8 @@ def test_subscribe_explains_and_unsubscribe_forgets(
         attempts = session.exec(
             select(func.count()).where(BindingAttempt.sender == "openid-l")
         ).one()
-        assert attempts == 0
+        # The failed try is kept for the day: unfollowing must not reset the limit on guessing.
+        assert attempts == 1
         replies = session.exec(
             select(InboundMessage.reply).where(InboundMessage.sender == "openid-l")
         ).all()

@@ -184,7 +184,7 @@ def test_moving_a_village_level_ticket_reroutes_it(
     [ticket] = tickets(engine)
     assert ticket.assignee_id == town.people["cadre:李家村"].id
     kinds = [m.kind for m in outbox(engine)]
-    assert kinds == ["assigned", "assigned", "withdrawn"]
+    assert kinds == ["assigned", "assigned", "taken_off"]
 
 
 def test_withdrawal_and_its_refusals(

@@ -124,7 +124,7 @@ def test_return_approved_reroutes_to_someone_else(
     reply = phones.as_("dispatcher", f"同意 {t.id}")
     after = ticket(engine)
     assert after.state == TicketState.assigned.value and after.assignee_id not in (cadre, None)
-    assert after.assignee_id == town.people["liaison"].id and "liaison" in reply
+    assert after.assignee_id == town.people["liaison"].id and "张家村包村干部" in reply
     assert after.return_count == 1
     dispatcher, reporter = town.people["dispatcher"].id, town.people["reporter"].id
     assert notes(engine) == [
@@ -369,3 +369,61 @@ def test_closing_a_ticket_with_a_pending_return_cancels_the_request(
     assert "待派" not in phones.as_("dispatcher", "待派") or f"#{t.id}" not in phones.as_(
         "dispatcher", "待派"
     )
+
+
+def test_merging_twice_keeps_every_reporter_and_refuses_void_targets(
+    phones: Phones, engine: Engine, town: SmallTown
+) -> None:
+    phones.reporter("李家村1组停电了，好几户都没电", key="reporter")
+    first = ticket(engine)
+    phones.reporter("我们组停电了", key="reporter2")
+    second = ticket(engine)
+    phones.reporter("1组又停电了", key="stranger")
+    third = ticket(engine)
+    phones.as_("dispatcher", f"合并 {third.id} {second.id}")
+    phones.as_("dispatcher", f"合并 {second.id} {first.id}")
+    assert ticket(engine, third.id).duplicate_of_id == first.id
+    assert "不能作为合并目标" in phones.as_("dispatcher", f"合并 {first.id} {second.id}")
+    a = first.assignee_id
+    phones.cadre(a, f"签收 {first.id}")
+    phones.cadre(a, f"办结 {first.id} 线路修好了")
+    resolved = [(k, p) for k, p in notes(engine) if k == "resolved"]
+    people = town.people
+    assert sorted(p for _, p in resolved) == sorted(
+        [people["reporter"].id, people["reporter2"].id, people["stranger"].id]
+    )
+    assert "状态：" in phones.reporter(f"查询 {first.id}", key="stranger")
+    # Only the ticket's own reporter is asked to rate it.
+    with Session(engine) as session:
+        texts_by_person = {
+            m.person_id: m.text
+            for m in session.exec(select(OutboxMessage).where(OutboxMessage.kind == "resolved"))
+        }
+    assert "请评价" in texts_by_person[people["reporter"].id]
+    assert "请评价" not in texts_by_person[people["stranger"].id]
+
+
+def test_dispatcher_reassigning_tells_the_previous_assignee(
+    phones: Phones, engine: Engine, town: SmallTown
+) -> None:
+    phones.reporter("我们组路边有人倒建筑垃圾")
+    t = ticket(engine)
+    before = t.assignee_id
+    phones.as_("dispatcher", f"派 {t.id} 周干部")
+    assert ("taken_off", before) in notes(engine)
+    assert notes(engine)[-3:] == [
+        ("assigned", town.people["colleague"].id),
+        ("taken_off", before),
+        ("reassigned", town.people["reporter"].id),
+    ]
+
+
+def test_a_second_extension_waits_for_the_first(phones: Phones, engine: Engine) -> None:
+    phones.reporter("2组的山塘漏水了")
+    t = ticket(engine)
+    phones.cadre(t.assignee_id, f"延期 {t.id} 3 等材料")
+    assert phones.cadre(t.assignee_id, f"延期 {t.id} 5 还要等") == (
+        texts.EXTENSION_ALREADY_PENDING.format(id=t.id)
+    )
+    phones.cadre(t.assignee_id, f"办结 {t.id} 修好了")
+    assert phones.as_("dispatcher", f"同意 {t.id}") == texts.NO_PENDING_REQUEST.format(id=t.id)
