@@ -213,7 +213,8 @@ def transfer(message: Message, ctx: Context) -> Reply:
         return ticket
     if ticket.state not in WORKING:
         return wrong_state(ticket, "转办")
-    target = pick_person(ctx, command.rest)
+    name, _, note = command.rest.partition(" ")
+    target = pick_person(ctx, name)
     if isinstance(target, str):
         return target
     cancel_pending_requests(ctx.session, ticket, ctx.now, target.name)
@@ -223,6 +224,7 @@ def transfer(message: Message, ctx: Context) -> Reply:
         RouteChoice(target, f"transfer:{person.name}"),
         actor_id=person.id,
         kind="transferred",
+        note=note.strip(),
     )
     fields = ticket_fields(ctx, ticket)
     notify_reporters(

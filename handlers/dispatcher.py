@@ -63,7 +63,7 @@ def send_to(message: Message, ctx: Context) -> Reply:
         return ticket
     if not can_transition(ticket.state, TicketState.assigned):
         return wrong_state(ticket, "派单")
-    target = pick_person(ctx, command.rest)
+    target = pick_person(ctx, command.rest.partition(" ")[0])
     if isinstance(target, str):
         return target
     previous = ticket.assignee_id

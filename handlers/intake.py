@@ -305,7 +305,8 @@ def correct(message: Message, ctx: Context) -> Reply:
     ticket.updated_at = ctx.now
     ctx.session.add(ticket)
     record_event(ctx.session, ticket, "corrected", now=ctx.now, actor_id=person.id, note=what)
-    if reroute and ticket.state == TicketState.assigned.value:
+    placed_by_hand = ticket.route.startswith(("dispatcher:", "transfer:"))
+    if reroute and ticket.state == TicketState.assigned.value and not placed_by_hand:
         choice = route(ctx, ticket)
         if choice is not None and choice.person.id != ticket.assignee_id:
             previous = ticket.assignee_id

@@ -427,3 +427,21 @@ def test_a_second_extension_waits_for_the_first(phones: Phones, engine: Engine) 
     )
     phones.cadre(t.assignee_id, f"办结 {t.id} 修好了")
     assert phones.as_("dispatcher", f"同意 {t.id}") == texts.NO_PENDING_REQUEST.format(id=t.id)
+
+
+def test_help_shows_the_commands_of_the_senders_roles(phones: Phones) -> None:
+    assert phones.reporter("帮助") == texts.HELP
+    assert phones.as_("colleague", "帮助") == texts.HELP_CADRE
+    assert texts.HELP_DISPATCHER in phones.as_("dispatcher", "菜单")
+
+
+def test_transfer_with_a_note_keeps_the_note(
+    phones: Phones, engine: Engine, town: SmallTown
+) -> None:
+    phones.reporter("2组有个老人独居，生病了没人照顾")
+    t = ticket(engine)
+    reply = phones.cadre(t.assignee_id, f"转办 {t.id} 周干部 他负责民政这块")
+    assert reply == texts.TRANSFERRED.format(id=t.id, name="周干部")
+    with Session(engine) as session:
+        event = session.exec(select(TicketEvent).where(TicketEvent.kind == "transferred")).one()
+    assert event.note.startswith("他负责民政这块")
