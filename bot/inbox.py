@@ -24,6 +24,7 @@ from models.inbound import InboundMessage, dedup_key_for, find_inbound
 log = logging.getLogger(__name__)
 
 SUCCESS = "success"
+WRITER_WAIT_SECONDS = 3.0
 MAX_REPLY_CHARS = 600  # WeChat cuts passive text replies at 2048 bytes; 600 CJK chars fit
 
 
@@ -175,7 +176,8 @@ class Inbox:
 
     def _receive_once(self, raw: Any, message: Message, key: str) -> str:
         now = self.clock()
-        with unit_of_work(self.engine) as session:
+        # WeChat gives up after 5 seconds: rather answer "try again" in time than succeed late.
+        with unit_of_work(self.engine, wait=WRITER_WAIT_SECONDS) as session:
             seen = find_inbound(session, message.channel, message.sender, key)
             if seen is not None:
                 log.info(

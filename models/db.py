@@ -19,6 +19,10 @@ _sqlite_write_locks: dict[str, threading.Lock] = {}
 _locks_guard = threading.Lock()
 
 
+class WriteBusy(Exception):
+    """The database writer stayed busy longer than the caller could wait."""
+
+
 def _write_lock(engine: Engine) -> threading.Lock | nullcontext[None]:
     if engine.dialect.name != "sqlite":
         return nullcontext()
@@ -70,15 +74,30 @@ def is_sqlite(engine: Engine) -> bool:
 
 
 @contextmanager
-def unit_of_work(engine: Engine) -> Iterator[Session]:
-    """One transaction: commit on success, roll back on any error."""
-    with _write_lock(engine), Session(engine, expire_on_commit=False) as session:
-        try:
-            yield session
-            session.commit()
-        except BaseException:
-            session.rollback()
-            raise
+def unit_of_work(engine: Engine, *, wait: float | None = None) -> Iterator[Session]:
+    """One transaction: commit on success, roll back on any error.
+
+    `wait` bounds, in seconds, how long to queue for SQLite's writer slot in this process; past
+    it WriteBusy is raised (the webhook then answers at once and WeChat's retry comes back).
+    """
+    lock = _write_lock(engine)
+    if isinstance(lock, nullcontext):
+        acquired = True
+    else:
+        acquired = lock.acquire(timeout=-1 if wait is None else wait)
+    if not acquired:
+        raise WriteBusy(f"waited {wait} s for the database writer")
+    try:
+        with Session(engine, expire_on_commit=False) as session:
+            try:
+                yield session
+                session.commit()
+            except BaseException:
+                session.rollback()
+                raise
+    finally:
+        if not isinstance(lock, nullcontext):
+            lock.release()
 
 
 @contextmanager

@@ -8,6 +8,7 @@ import threading
 import time
 from typing import Any
 
+import pytest
 from flask import Flask
 from sqlalchemy import Engine, func, select
 from sqlmodel import Session
@@ -117,3 +118,36 @@ def test_three_concurrent_deliveries_in_separate_processes(
     assert len({body for _, body in results}) == 1
     with Session(engine) as session:
         assert session.execute(select(func.count()).select_from(InboundMessage)).scalar_one() == 1
+
+
+def test_a_busy_database_is_answered_in_time_and_retried_later(
+    app: Flask, phone: Phone, engine: Engine, monkeypatch
+) -> None:  # type: ignore[no-untyped-def]
+    import bot.inbox
+    from handlers import texts
+    from models.db import unit_of_work
+
+    if engine.dialect.name != "sqlite":
+        pytest.skip("the in-process writer queue exists for SQLite only")
+    monkeypatch.setattr(bot.inbox, "WRITER_WAIT_SECONDS", 0.2)
+    client = app.test_client()
+    xml = message_xml(text_fields("openid-busy", "帮助"))
+    with unit_of_work(engine):  # another thread of this process holds the writer
+        result: list[str] = []
+
+        def deliver() -> None:
+            signed = phone.sign(xml)
+            result.append(
+                phone.open_reply(signed, post(client, phone, signed).get_data(as_text=True))
+            )
+
+        t = threading.Thread(target=deliver)
+        started = time.time()
+        t.start()
+        t.join(timeout=5)
+        elapsed = time.time() - started
+    assert elapsed < 2 and texts.INTERNAL_ERROR in result[0]
+    assert stored(engine) == []  # nothing recorded: WeChat's retry will be handled afresh
+    signed = phone.sign(xml)
+    again = phone.open_reply(signed, post(client, phone, signed).get_data(as_text=True))
+    assert texts.HELP in again and len(stored(engine)) == 1
