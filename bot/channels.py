@@ -15,7 +15,6 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any, Protocol
-from zoneinfo import ZoneInfo
 
 import requests
 from sqlalchemy import Engine, func
@@ -31,6 +30,7 @@ from bot.access_token import (
     build_clients,
 )
 from bot.inbox import mask
+from config.calendar import TIMEZONE
 from config.settings import Settings
 from config.templates import Templates, load_templates
 from models.db import read_session
@@ -40,7 +40,7 @@ from models.person import Person
 
 log = logging.getLogger(__name__)
 
-LOCAL_TZ = ZoneInfo("Asia/Shanghai")
+LOCAL_TZ = TIMEZONE
 # 公众号 customer-service messages: allowed for 48 hours after the user's last message, 5 at most.
 CS_WINDOW = timedelta(hours=48)
 CS_WINDOW_MESSAGES = 5

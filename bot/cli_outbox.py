@@ -7,7 +7,6 @@ import logging
 import signal
 import threading
 from typing import Any
-from zoneinfo import ZoneInfo
 
 import click
 from sqlmodel import col, select
@@ -15,13 +14,14 @@ from sqlmodel import col, select
 from bot.cli_support import open_database
 from bot.scheduler import start_scheduler
 from bot.worker import run_worker
+from config.calendar import TIMEZONE
 from config.settings import ProductionConfigError, get_settings
 from models.base import utcnow
 from models.db import read_session, unit_of_work
 from models.outbox import OutboxMessage, OutboxStatus
 from models.person import Person
 
-LOCAL_TZ = ZoneInfo("Asia/Shanghai")
+LOCAL_TZ = TIMEZONE
 
 
 def _local(value: Any) -> str:

@@ -30,7 +30,6 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from functools import lru_cache
 from typing import Any
-from zoneinfo import ZoneInfo
 
 import click
 from flask.testing import FlaskClient
@@ -43,7 +42,7 @@ from bot.channels import Channels, ConsoleChannel, SendResult, channel_for
 from bot.cli_support import open_database
 from bot.phone import Phone, message_xml, next_msg_id, reply_text
 from bot.scheduler import JobContext, JobSpec, Weekly, job_specs
-from config.calendar import WorkCalendar, load_calendar
+from config.calendar import TIMEZONE, WorkCalendar, load_calendar
 from config.settings import Settings, get_settings
 from config.sla import load_sla
 from config.taxonomy import load_taxonomy
@@ -60,7 +59,7 @@ from models.ticket import STATE_NAMES, Ticket, TicketState
 
 log = logging.getLogger(__name__)
 
-LOCAL = ZoneInfo("Asia/Shanghai")
+LOCAL = TIMEZONE
 SEASON_START = date(2026, 1, 5)  # the Monday the town's 邻长 started using the 公众号
 DEFAULT_SEED = 2026
 MAX_MONTHS = 12

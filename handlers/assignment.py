@@ -6,10 +6,10 @@ from collections.abc import Collection
 from datetime import datetime
 from functools import lru_cache
 from pathlib import Path
-from zoneinfo import ZoneInfo
 
 from sqlmodel import Session
 
+from config.calendar import TIMEZONE
 from config.routing import RoutingRules, load_routing
 from config.settings import Settings
 from config.taxonomy import Taxonomy, load_taxonomy
@@ -24,7 +24,7 @@ from models.ticket import Ticket, TicketState
 from models.tickets import followers
 from models.workflow import change_state
 
-LOCAL = ZoneInfo("Asia/Shanghai")
+LOCAL = TIMEZONE
 
 
 @lru_cache(maxsize=4)
@@ -111,6 +111,14 @@ def notify_reporters(ctx: Context, ticket: Ticket, kind: str, text: str) -> None
     """Tell the ticket's reporter, and the reporters of duplicates merged into it."""
     for person_id in followers(ctx.session, ticket):
         notify(ctx, person_id, kind, text, ticket)
+
+
+def tell_reporters_reassigned(ctx: Context, ticket: Ticket) -> None:
+    """Tell the reporters who handles their ticket now."""
+    fields = ticket_fields(ctx, ticket)
+    notify_reporters(
+        ctx, ticket, "reassigned", texts.NOTIFY_REASSIGNED_TO_REPORTER.format(**fields)
+    )
 
 
 def route(ctx: Context, ticket: Ticket, exclude: Collection[int] = ()) -> RouteChoice | None:

@@ -5,7 +5,13 @@ from __future__ import annotations
 from sqlmodel import select
 
 from handlers import texts
-from handlers.assignment import assign, notify, notify_reporters, ticket_fields
+from handlers.assignment import (
+    assign,
+    notify,
+    notify_reporters,
+    tell_reporters_reassigned,
+    ticket_fields,
+)
 from handlers.commands import Command, begin_command, leading_number
 from handlers.router import Context, Message, Reply
 from handlers.views import detail, one_line, wrong_state
@@ -226,10 +232,7 @@ def transfer(message: Message, ctx: Context) -> Reply:
         kind="transferred",
         note=note.strip(),
     )
-    fields = ticket_fields(ctx, ticket)
-    notify_reporters(
-        ctx, ticket, "reassigned", texts.NOTIFY_REASSIGNED_TO_REPORTER.format(**fields)
-    )
+    tell_reporters_reassigned(ctx, ticket)
     return texts.TRANSFERRED.format(id=ticket.id, name=target.name)
 
 

@@ -5,7 +5,13 @@ from __future__ import annotations
 from sqlmodel import col, select
 
 from handlers import texts
-from handlers.assignment import assign, local_time, notify, notify_reporters, route, ticket_fields
+from handlers.assignment import (
+    assign,
+    local_time,
+    notify,
+    route,
+    tell_reporters_reassigned,
+)
 from handlers.cadre import pick_person
 from handlers.commands import DISPATCH_ROLES, Command, begin_command, leading_number
 from handlers.router import Context, Message, Reply
@@ -81,10 +87,7 @@ def send_to(message: Message, ctx: Context) -> Reply:
             ticket,
         )
     if previous is not None:
-        fields = ticket_fields(ctx, ticket)
-        notify_reporters(
-            ctx, ticket, "reassigned", texts.NOTIFY_REASSIGNED_TO_REPORTER.format(**fields)
-        )
+        tell_reporters_reassigned(ctx, ticket)
     return texts.ASSIGNED_BY_DISPATCHER.format(id=ticket.id, name=target.name)
 
 
@@ -109,10 +112,7 @@ def approve(message: Message, ctx: Context) -> Reply:
         if choice is None:
             choice = RouteChoice(person, f"dispatcher:{person.name}")
         assign(ctx, ticket, choice, actor_id=person.id, kind="rerouted", note="同意退回")
-        fields = ticket_fields(ctx, ticket)
-        notify_reporters(
-            ctx, ticket, "reassigned", texts.NOTIFY_REASSIGNED_TO_REPORTER.format(**fields)
-        )
+        tell_reporters_reassigned(ctx, ticket)
         return texts.RETURN_APPROVED.format(
             id=ticket.id, name=choice.person.name, route=route_label(choice.route)
         )

@@ -43,7 +43,6 @@ from decimal import ROUND_HALF_UP, Decimal
 from fractions import Fraction
 from functools import lru_cache
 from typing import Any, Literal, cast, get_args
-from zoneinfo import ZoneInfo
 
 from sqlalchemy import (
     Connection,
@@ -69,13 +68,14 @@ from sqlalchemy.sql.elements import ColumnElement, UnaryExpression
 from sqlalchemy.sql.operators import custom_op
 from sqlmodel import Session, SQLModel
 
+from config.calendar import TIMEZONE
 from config.figures import LOWER_IS_BETTER, RATE_NAMES, FiguresConfig, load_figures_config
 from models.base import UTCDateTime
 from models.person import Person, PersonRole, Role
 from models.place import PLACE_KIND_NAMES, Place, PlaceKind
 from models.ticket import OPEN_STATES, Rating, Ticket, TicketState
 
-SHANGHAI = ZoneInfo("Asia/Shanghai")
+SHANGHAI = TIMEZONE
 
 BreakdownKey = Literal["zone", "village", "category", "assignee"]
 BREAKDOWN_KEYS: tuple[BreakdownKey, ...] = get_args(BreakdownKey)

@@ -29,7 +29,10 @@ def ticket_place(session: Session, ticket: Ticket) -> Place | None:
     return session.get(Place, place_id) if place_id else None
 
 
-def _active(session: Session, person_id: int | None, exclude: Collection[int]) -> Person | None:
+def active_person(
+    session: Session, person_id: int | None, exclude: Collection[int] = ()
+) -> Person | None:
+    """The person with this id if they are active and not excluded."""
     if person_id is None or person_id in exclude:
         return None
     person = session.get(Person, person_id)
@@ -38,7 +41,7 @@ def _active(session: Session, person_id: int | None, exclude: Collection[int]) -
 
 def _by_phone(session: Session, phone: str, exclude: Collection[int]) -> Person | None:
     person = session.exec(select(Person).where(Person.phone == phone)).first()
-    return _active(session, person.id if person else None, exclude)
+    return active_person(session, person.id if person else None, exclude)
 
 
 def _covering(
@@ -99,6 +102,23 @@ def unit_names_in_label(label: str) -> list[str]:
     return names
 
 
+def unit_head_of(
+    session: Session, unit_id: int | None, exclude: Collection[int] = ()
+) -> Person | None:
+    """The active head of a unit, if any who is not excluded."""
+    heads = (
+        select(Person)
+        .join(PersonRole, col(PersonRole.person_id) == Person.id)
+        .where(
+            Person.unit_id == unit_id,
+            PersonRole.role == Role.unit_head.value,
+            Person.active == True,  # noqa: E712
+        )
+        .order_by(col(Person.id))
+    )
+    return next((p for p in session.exec(heads) if p.id not in exclude), None)
+
+
 def _unit_head(
     session: Session, label: str, town: Place, exclude: Collection[int]
 ) -> tuple[Person, str] | None:
@@ -108,17 +128,7 @@ def _unit_head(
         unit = session.exec(stmt).first()
         if unit is None:
             continue
-        heads = (
-            select(Person)
-            .join(PersonRole, col(PersonRole.person_id) == Person.id)
-            .where(
-                Person.unit_id == unit.id,
-                PersonRole.role == Role.unit_head.value,
-                Person.active == True,  # noqa: E712
-            )
-            .order_by(col(Person.id))
-        )
-        head = next((p for p in session.exec(heads) if p.id not in exclude), None)
+        head = unit_head_of(session, unit.id, exclude)
         if head is not None:
             return head, unit_name
     return None

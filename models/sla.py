@@ -25,9 +25,9 @@ from config.calendar import TIMEZONE, WorkCalendar
 from config.sla import SlaConfig
 from models.deadlines import current_calendar, current_sla, due_after, reminder_at
 from models.outbox import enqueue
-from models.person import Coverage, Person, PersonRole, Role, roles_of
+from models.person import Coverage, Person, Role, roles_of
 from models.place import Place
-from models.routing import nearest_with_role
+from models.routing import active_person, nearest_with_role, unit_head_of
 from models.ticket import Ticket, TicketAlert, TicketEvent, TicketState
 
 log = logging.getLogger(__name__)
@@ -310,13 +310,6 @@ class _Sweep:
         return self._places[place_id]
 
 
-def _active(session: Session, person_id: int | None, exclude: set[int]) -> Person | None:
-    if person_id is None or person_id in exclude:
-        return None
-    person = session.get(Person, person_id)
-    return person if person is not None and person.active else None
-
-
 def _place_chain(ticket: Ticket) -> list[int]:
     """The ids of the ticket's place and every place above it, nearest first."""
     return [int(part) for part in reversed(ticket.place_path.strip("/").split("/")) if part]
@@ -335,7 +328,7 @@ def supervisors_for(session: Session, ticket: Ticket, assignee: Person) -> list[
     dispatchers above the ticket's place."""
     assert assignee.id is not None
     exclude = {assignee.id}
-    explicit = _active(session, assignee.supervisor_id, exclude)
+    explicit = active_person(session, assignee.supervisor_id, exclude)
     if explicit is not None:
         return [explicit]
     roles = roles_of(session, assignee.id)
@@ -346,21 +339,11 @@ def supervisors_for(session: Session, ticket: Ticket, assignee: Person) -> list[
             .order_by(col(Coverage.person_id))
         )
         for person_id in session.exec(stmt):
-            liaison = _active(session, person_id, exclude)
+            liaison = active_person(session, person_id, exclude)
             if liaison is not None:
                 return [liaison]
     if Role.unit_member in roles and assignee.unit_id is not None:
-        stmt_head = (
-            select(Person)
-            .join(PersonRole, col(PersonRole.person_id) == Person.id)
-            .where(
-                Person.unit_id == assignee.unit_id,
-                PersonRole.role == Role.unit_head.value,
-                Person.active == True,  # noqa: E712
-            )
-            .order_by(col(Person.id))
-        )
-        head = next((p for p in session.exec(stmt_head) if p.id not in exclude), None)
+        head = unit_head_of(session, assignee.unit_id, exclude)
         if head is not None:
             return [head]
     return _nearest_with_role(session, ticket, Role.dispatcher, exclude)
@@ -373,7 +356,7 @@ def leaders_for(
     leaders at the nearest place above the ticket; never someone already told."""
     exclude = {p.id for p in [assignee, *supervisors] if p.id is not None}
     for supervisor in supervisors:
-        above = _active(session, supervisor.supervisor_id, exclude)
+        above = active_person(session, supervisor.supervisor_id, exclude)
         if above is None or above.id is None:
             continue
         if Role.leader in roles_of(session, above.id):
