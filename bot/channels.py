@@ -279,6 +279,26 @@ class Channels:
     wechat: WechatChannel | None = None
 
 
+def recipient_of(message: OutboxMessage, person: Person | None) -> Person | None:
+    """Whom the message goes to: the person as bound now, or the WeChat identity it names.
+
+    A message addressed to an identity (models.outbox.enqueue's `recipient`) reaches that phone
+    whether or not it is still bound to the person; the stand-in is never stored.
+    """
+    if not message.recipient:
+        return person
+    wecom = message.recipient_channel == "wecom"
+    return Person(
+        id=person.id if person else None,
+        name=person.name if person else "",
+        phone="",
+        place_id=person.place_id if person else 0,
+        active=True,
+        wecom_userid=message.recipient if wecom else None,
+        wechat_openid=None if wecom else message.recipient,
+    )
+
+
 def channel_for(person: Person | None, channels: Channels) -> Channel | str:
     """The one place that decides how a person is reached: a channel, or why nobody can be.
 

@@ -30,6 +30,7 @@ from bot.channels import (
     SendResult,
     build_channels,
     channel_for,
+    recipient_of,
     retry_delay,
 )
 from bot.media import MediaCounts, MediaFetcher
@@ -131,7 +132,11 @@ class Worker:
             }
             session.flush()
             return [
-                Claimed(m, people.get(m.person_id) if m.person_id else None, m.attempts)
+                Claimed(
+                    m,
+                    recipient_of(m, people.get(m.person_id) if m.person_id else None),
+                    m.attempts,
+                )
                 for m in messages
             ]
 

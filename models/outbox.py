@@ -41,6 +41,11 @@ class OutboxMessage(SQLModel, table=True):
     created_at: datetime = Field(sa_column=utc_column(nullable=False))
     sent_at: datetime | None = Field(default=None, sa_column=utc_column())
     channel: str | None = Field(default=None, max_length=32)  # how it went out: wecom, wechat_cs…
+    # A WeChat identity to deliver to instead of the person's bound one: the phone a message
+    # came from (a reply to a message taken while the database was down), or an old WeChat
+    # that a rebinding took the person away from. `person_id` still says whom it concerns.
+    recipient_channel: str | None = Field(default=None, max_length=16)  # "wechat" or "wecom"
+    recipient: str | None = Field(default=None, max_length=128)  # openid or userid
 
 
 class AccessToken(SQLModel, table=True):
@@ -66,11 +71,14 @@ def enqueue(
     ticket_id: int | None = None,
     dedup_key: str | None = None,
     data: dict[str, Any] | None = None,
+    recipient: tuple[str, str] | None = None,
 ) -> OutboxMessage | None:
     """Write a message for later delivery, in the caller's transaction.
 
     With a `dedup_key` already present nothing is added and None is returned, so a cause that
-    runs twice (two workers, a retried job) still tells each person once.
+    runs twice (two workers, a retried job) still tells each person once. `recipient`, a
+    (channel, openid-or-userid) pair, sends it to that WeChat identity rather than the one the
+    person is bound to now (or to nobody on the roster, with `person_id` None).
     """
     if dedup_key is not None:
         exists = session.exec(
@@ -85,6 +93,8 @@ def enqueue(
         text=text,
         data=json.dumps(data or {}, ensure_ascii=False),
         dedup_key=dedup_key,
+        recipient_channel=recipient[0] if recipient else None,
+        recipient=recipient[1] if recipient else None,
         next_attempt_at=now,
         created_at=now,
     )

@@ -31,7 +31,7 @@ from config.templates import load_templates
 from models.base import utcnow
 from models.db import make_engine, read_session, unit_of_work
 from models.inbound import InboundMessage
-from models.outbox import AccessToken
+from models.outbox import AccessToken, enqueue
 from models.person import Person
 from models.ticket import Attachment, Ticket
 from tests.fake_wechat import (
@@ -211,6 +211,44 @@ def test_a_userid_outside_the_apps_range_is_a_permanent_failure(
 
     assert counts.dead == 1
     assert "invaliduser" in (outbox_rows(engine)[message_id].last_error or "")
+
+
+def test_a_message_addressed_to_an_identity_reaches_that_phone_not_the_bound_one(
+    engine: Engine, wsettings: Settings, fake: FakeWeChat, now: datetime
+) -> None:
+    # A rebinding moved the person to a new WeChat: the notice goes to the old one; a reply to a
+    # message from somebody the roster does not know goes to their openid, with no person.
+    [person] = add_people(engine, 1, wecom=False, openid=True, prefix="moved")
+    with unit_of_work(engine) as session:
+        old = enqueue(
+            session,
+            person_id=person,
+            kind="rebound",
+            text="您的身份已绑定到另一个微信",
+            now=now,
+            recipient=("wechat", "old-openid"),
+        )
+        stranger = enqueue(
+            session,
+            person_id=None,
+            kind="reply",
+            text="已收到",
+            now=now,
+            recipient=("wecom", "someone-user"),
+        )
+        assert old is not None and stranger is not None
+        ids = (old.id, stranger.id)
+    record_inbound(engine, "old-openid", now - timedelta(minutes=5))
+
+    counts = worker_for(engine, wsettings).deliver_due(now)
+
+    assert counts.sent == 2
+    [cs] = fake.calls_to("message/custom/send")
+    assert cs.recipient == "old-openid"
+    [app_message] = fake.sends("wecom")
+    assert app_message.recipient == "someone-user"
+    rows = outbox_rows(engine)
+    assert [rows[i].channel for i in ids] == ["wechat_cs", "wecom"]
 
 
 def test_channel_for_decides_from_identities_in_one_place(
