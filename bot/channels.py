@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import logging
 import random
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -139,6 +140,15 @@ def failure(channel: str, exc: BaseException) -> SendResult:
 CALL_ERRORS = (WeChatClientException, requests.RequestException, TokenUnavailable)
 
 
+# A mainland mobile number as notifications and people write it: 13800000000, +86 138 0000 0000.
+_MOBILE = re.compile(r"(?<![\d+])(?:\+?86[\s-]?)?(1\d{2})[\s-]?\d{4}[\s-]?(\d{4})(?!\d)")
+
+
+def mask_phones(text: str) -> str:
+    """Every phone number in a text cut to 138****0000, as logs show them (openids: `mask`)."""
+    return _MOBILE.sub(r"\1****\2", text)
+
+
 class ConsoleChannel:
     """Development delivery: logs each message; the outbox row is marked sent via "console"."""
 
@@ -158,7 +168,7 @@ class ConsoleChannel:
             message.kind,
             person.name,
             via,
-            message.text,
+            mask_phones(message.text),
         )
         return SendResult.sent(self.name)
 

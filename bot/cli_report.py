@@ -10,11 +10,6 @@ from pathlib import Path
 from typing import Any, cast
 
 import click
-from openpyxl import Workbook
-from openpyxl.cell import WriteOnlyCell
-from openpyxl.styles import Alignment, Font
-from openpyxl.utils import get_column_letter
-from openpyxl.worksheet._write_only import WriteOnlyWorksheet
 from sqlalchemy import Connection, select
 from sqlmodel import Session
 
@@ -42,6 +37,7 @@ from models.figures import (
 )
 from models.migrate import upgrade
 from models.place import Place, PlaceKind, ancestors, find_places
+from models.sheets import Figure, XlsxBook
 from models.ticket import STATE_NAMES, TicketState
 
 # The breakdown table's columns after the name, in order; place breakdowns add participation.
@@ -294,36 +290,23 @@ def mask_phone(phone: str | None) -> str:
 
 def write_xlsx(path: Path, session: Session, result: Report, by: str, config: FiguresConfig) -> int:
     """The summary sheet and the 台账 (one row per collected ticket); returns the ledger rows."""
-    workbook = Workbook(write_only=True)
-    _summary_sheet(workbook, result, by, config)
-    rows = _ledger_sheet(workbook, session, result.scope, config)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    workbook.save(path)
+    book = XlsxBook()
+    _summary_sheet(book, result, by, config)
+    rows = _ledger_sheet(book, session, result.scope, config)
+    book.save(path)
     return rows
 
 
-def _header_cells(sheet: WriteOnlyWorksheet, titles: Sequence[str]) -> list[WriteOnlyCell]:
-    cells = []
-    for title in titles:
-        cell = WriteOnlyCell(sheet, value=title)
-        cell.font = Font(bold=True)
-        cell.alignment = Alignment(horizontal="center", vertical="center", wrap_text=True)
-        cells.append(cell)
-    return cells
-
-
-def _summary_sheet(workbook: Workbook, result: Report, by: str, config: FiguresConfig) -> None:
-    sheet = cast(WriteOnlyWorksheet, workbook.create_sheet(texts.REPORT_SUMMARY_SHEET))
+def _summary_sheet(book: XlsxBook, result: Report, by: str, config: FiguresConfig) -> None:
     columns = _columns(by)
     widths = [max(14, display_width(texts.REPORT_KEY_COLUMN[by]) + 2)] + [
         max(8, display_width(texts.REPORT_COLUMNS[c]) + 2) for c in columns
     ]
-    for index, width in enumerate(widths, 1):
-        sheet.column_dimensions[get_column_letter(index)].width = width
-    sheet.freeze_panes = "B5"  # the headline, the scope, a gap and the column titles stay
+    # The headline, the scope, a gap and the column titles stay in view.
+    sheet = book.sheet(texts.REPORT_SUMMARY_SHEET, widths, freeze="B5")
     fields = headline_fields(result, config)
-    sheet.append([headline(result, config)])
-    sheet.append(
+    sheet.row([headline(result, config)])
+    sheet.row(
         [
             texts.REPORT_SCOPE.format(
                 start=fields["start"],
@@ -333,29 +316,21 @@ def _summary_sheet(workbook: Workbook, result: Report, by: str, config: FiguresC
             )
         ]
     )
-    sheet.append([])
-    sheet.append(
-        _header_cells(
-            sheet, [texts.REPORT_KEY_COLUMN[by], *(texts.REPORT_COLUMNS[c] for c in columns)]
-        )
-    )
+    sheet.row([])
+    sheet.header([texts.REPORT_KEY_COLUMN[by], *(texts.REPORT_COLUMNS[c] for c in columns)])
     for label, figures in [*result.breakdowns[by], (texts.REPORT_TOTAL_ROW, result.overall)]:
-        sheet.append([label, *(_summary_value(sheet, figures, c, config) for c in columns)])
+        sheet.row([label, *(_summary_value(figures, c, config) for c in columns)])
 
 
-def _summary_value(
-    sheet: WriteOnlyWorksheet, figures: Figures, name: str, config: FiguresConfig
-) -> Any:
+def _summary_value(figures: Figures, name: str, config: FiguresConfig) -> Any:
     if name in RATE_NAMES:
         # A number formatted as a percentage, so the clerk's own sums still work.
         value = figures.rate(name)
         if value is None:
             return None
-        cell = WriteOnlyCell(sheet, value=value)
-        cell.number_format = (
-            "0." + "0" * config.percent_decimals + "%" if config.percent_decimals else "0%"
+        return Figure(
+            value, "0." + "0" * config.percent_decimals + "%" if config.percent_decimals else "0%"
         )
-        return cell
     if name == "median_hours_to_resolve":
         hours = figures.median_hours_to_resolve
         return None if hours is None else round(hours, 1)
@@ -364,16 +339,15 @@ def _summary_value(
     return getattr(figures, name)
 
 
-def _ledger_sheet(workbook: Workbook, session: Session, scope: Scope, config: FiguresConfig) -> int:
-    sheet = cast(WriteOnlyWorksheet, workbook.create_sheet(texts.REPORT_LEDGER_SHEET))
-    for index, (_, _, width) in enumerate(texts.LEDGER_COLUMNS, 1):
-        sheet.column_dimensions[get_column_letter(index)].width = width
-    sheet.freeze_panes = "A2"
-    sheet.append(_header_cells(sheet, [title for _, title, _ in texts.LEDGER_COLUMNS]))
+def _ledger_sheet(book: XlsxBook, session: Session, scope: Scope, config: FiguresConfig) -> int:
+    widths = [width for _, _, width in texts.LEDGER_COLUMNS]
+    sheet = book.sheet(texts.REPORT_LEDGER_SHEET, widths, freeze="A2")
+    sheet.header([title for _, title, _ in texts.LEDGER_COLUMNS])
     keys = [key for key, _, _ in texts.LEDGER_COLUMNS]
     count = 0
     for row in _ledger_rows(session, scope, config):
-        sheet.append([row.get(key) for key in keys])
+        # Summaries and results are what people typed: the writer keeps them text.
+        sheet.row([row.get(key) for key in keys])
         count += 1
     return count
 

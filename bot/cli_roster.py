@@ -3,23 +3,34 @@
 from __future__ import annotations
 
 import logging
-from datetime import timedelta, timezone
+from datetime import datetime
 from pathlib import Path
 
 import click
 from sqlalchemy import Engine
+from sqlmodel import Session
 
 from bot.cli_support import open_database
 from bot.scenario import scenario
+from config.calendar import TIMEZONE
+from handlers import texts
 from models.base import utcnow
-from models.binding import create_invite, find_people
+from models.binding import create_invite, find_people, unbind_person, unlock
 from models.db import read_session, unit_of_work
 from models.demo_town import DemoTown, database_is_empty, load_demo_config, seed_demo_town
+from models.outbox import enqueue
+from models.person import REPORTER_ROLES, ROLE_NAMES, Person, Role, roles_of
 from models.place import Place, find_places
-from models.roster import ImportResult, export_roster, find_town, import_roster, write_template
+from models.roster import (
+    ImportResult,
+    export_roster,
+    find_town,
+    import_roster,
+    normalize_phone,
+    write_template,
+)
 
 log = logging.getLogger(__name__)
-CHINA = timezone(timedelta(hours=8))
 
 
 def _town(engine: Engine, name: str | None) -> Place:
@@ -34,7 +45,7 @@ def _town(engine: Engine, name: str | None) -> Place:
 
 @click.group()
 def roster() -> None:
-    """The roster: import the town's sheet, write a template, export, invite cadres."""
+    """The roster: import the town's sheet, template, export; invite, unlock and unbind people."""
 
 
 @roster.command("import")
@@ -79,27 +90,124 @@ def roster_export(file: Path, town_name: str | None) -> None:
     click.echo(f"已导出 {town.name} 名册 {count} 人：{file}")
 
 
+def _one_person(session: Session, who: str) -> Person:
+    """The one active person named or numbered WHO; a Click error listing namesakes otherwise."""
+    people = find_people(session, who)
+    if not people:
+        raise click.ClickException(texts.ROSTER_NOBODY.format(who=who))
+    if len(people) > 1:
+        lines = [texts.ROSTER_SEVERAL.format(count=len(people), who=who)]
+        for person in people:
+            place = session.get(Place, person.place_id)
+            lines.append(
+                texts.ROSTER_SEVERAL_LINE.format(
+                    name=person.name, phone=person.phone, place=place.name if place else ""
+                )
+            )
+        raise click.ClickException("\n".join(lines))
+    return people[0]
+
+
+def _local(moment: datetime) -> str:
+    return moment.astimezone(TIMEZONE).strftime("%Y-%m-%d %H:%M")
+
+
 @roster.command("invite")
 @click.argument("who")
-def roster_invite(who: str) -> None:
-    """Print a one-time 6-digit binding code for WHO (a name or a phone), valid for 7 days."""
+@click.option(
+    "--move",
+    is_flag=True,
+    help="邻长、组长、片长换微信时用：新微信绑定后，旧微信解除绑定并收到通知",
+)
+def roster_invite(who: str, move: bool) -> None:
+    """Print a one-time 6-digit binding code for WHO (a name or a phone), valid for 7 days.
+
+    Codes are for cadres, dispatchers, leaders and admins. A 邻长/组长/片长 binds by name and
+    phone; a code for one (with --move) moves them to a new WeChat, telling the old one.
+    """
     now = utcnow()
     with open_database() as engine, unit_of_work(engine) as session:
-        people = find_people(session, who)
-        if not people:
-            raise click.ClickException(f"名册中没有在岗的“{who}”。")
-        if len(people) > 1:
-            lines = [f"有 {len(people)} 个人叫“{who}”，请改用手机号："]
-            for person in people:
-                place = session.get(Place, person.place_id)
-                lines.append(f"  {person.name}  {person.phone}  {place.name if place else ''}")
-            raise click.ClickException("\n".join(lines))
-        person = people[0]
+        person = _one_person(session, who)
+        assert person.id is not None
+        roles = roles_of(session, person.id)
+        if roles <= REPORTER_ROLES and not move:
+            names = "、".join(ROLE_NAMES[role] for role in Role if role in roles)
+            raise click.ClickException(
+                texts.ROSTER_INVITE_REPORTER.format(name=person.name, roles=names)
+            )
         code, expires = create_invite(session, person, now)
-    local = expires.astimezone(CHINA).strftime("%Y-%m-%d %H:%M")
-    click.echo(f"{person.name}（{person.phone}）的邀请码：{code}")
-    click.echo(f"有效期至 {local}（北京时间），只能用一次；之前发的邀请码已作废。")
-    click.echo(f"请本人在公众号或企业微信里发送：绑定 {code}")
+        bound = person.wechat_openid is not None
+    click.echo(texts.ROSTER_INVITE_CODE.format(name=person.name, phone=person.phone, code=code))
+    click.echo(texts.ROSTER_INVITE_EXPIRES.format(expires=_local(expires)))
+    click.echo(texts.ROSTER_INVITE_HOW.format(code=code))
+    if bound:
+        click.echo(texts.ROSTER_INVITE_MOVES.format(name=person.name))
+
+
+@roster.command("unlock")
+@click.argument("who", required=False)
+@click.option("--sender", help="也解锁这个微信（openid 或企业微信账号）今天的失败次数")
+@click.option("--all", "everyone", is_flag=True, help="解锁所有人（结束全镇的绑定暂停）")
+def roster_unlock(who: str | None, sender: str | None, everyone: bool) -> None:
+    """Lift today's binding lock-out of WHO (a name or phone), of a sender, or of everybody."""
+    if not (who or sender or everyone):
+        raise click.UsageError(texts.ROSTER_UNLOCK_USAGE)
+    now = utcnow()
+    what: list[str] = []
+    with open_database() as engine, unit_of_work(engine) as session:
+        names: list[str] = []
+        phones: list[str] = []
+        if who:
+            what.append(texts.ROSTER_UNLOCK_WHO.format(who=who))
+            people = find_people(session, who)
+            # Failures are counted on what was typed, so a name or phone off the roster (an
+            # attack on it) can be unlocked too.
+            typed = normalize_phone(who)
+            if typed.isdigit():
+                phones.append(typed)
+            else:
+                names.append("".join(who.split()))
+            names += [person.name for person in people]
+            phones += [person.phone for person in people]
+        if sender:
+            what.append(texts.ROSTER_UNLOCK_SENDER.format(sender=sender))
+        if everyone:
+            what = [texts.ROSTER_UNLOCK_EVERYONE]
+        count = unlock(session, now, names=names, phones=phones, sender=sender, everyone=everyone)
+    label = "、".join(what)
+    log.info("binding unlocked for %s: %d failures cleared", label, count)
+    if count:
+        click.echo(texts.ROSTER_UNLOCKED.format(what=label, count=count))
+    else:
+        click.echo(texts.ROSTER_NOTHING_LOCKED.format(what=label))
+
+
+@roster.command("unbind")
+@click.argument("who")
+def roster_unbind(who: str) -> None:
+    """Remove WHO's 公众号 binding (a name or phone); the old WeChat is told."""
+    now = utcnow()
+    with open_database() as engine, unit_of_work(engine) as session:
+        person = _one_person(session, who)
+        openid = unbind_person(session, person)
+        if openid is not None:
+            notice = texts.UNBOUND_BY_OFFICE_NOTICE.format(name=person.name, time=_local(now))
+            enqueue(
+                session,
+                person_id=person.id,
+                kind="binding_removed",
+                text=notice,
+                now=now,
+                recipient=("wechat", openid),
+            )
+            log.warning("office removed the 公众号 binding of person #%s", person.id)
+        name, phone, userid = person.name, person.phone, person.wecom_userid
+    if openid is None:
+        click.echo(texts.ROSTER_UNBIND_NONE.format(name=name, phone=phone))
+    else:
+        click.echo(texts.ROSTER_UNBOUND.format(name=name, phone=phone))
+    if userid:
+        click.echo(texts.ROSTER_UNBIND_WECOM.format(name=name, userid=userid))
 
 
 @click.group()

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import logging
 import re
+from datetime import datetime
 
 from sqlmodel import col, select
 
+from config.calendar import TIMEZONE
 from handlers import texts
 from handlers.router import NO_REPLY, Context, Message, Reply, normalize_text
 from models.binding import (
@@ -16,6 +19,7 @@ from models.binding import (
     forget_sender,
     unbind,
 )
+from models.outbox import enqueue
 from models.person import (
     HANDLER_ROLES,
     ROLE_NAMES,
@@ -35,6 +39,7 @@ _BIND_COMMAND = re.compile(rf"^(?:{'|'.join(BIND_WORDS)})(.*)$", re.DOTALL)
 _DIGIT_GAPS = re.compile(r"(?<=\d)[\s\-]+(?=\d)")
 _SEPARATORS = re.compile(r"[\s,，:：;；、.。+\-]+")
 _ROLE_ORDER = tuple(Role)
+log = logging.getLogger(__name__)
 
 
 def is_bind_command(message: Message, ctx: Context) -> bool:
@@ -97,6 +102,34 @@ def _bound_reply(ctx: Context, person: Person) -> str:
     )
 
 
+def _until_text(until: datetime, now: datetime) -> str:
+    local = until.astimezone(TIMEZONE)
+    time = f"{local:%H:%M}"
+    if local.date() == now.astimezone(TIMEZONE).date():
+        return texts.BIND_PAUSED_TODAY.format(time=time)
+    return texts.BIND_PAUSED_LATER.format(month=local.month, day=local.day, time=time)
+
+
+def _tell_old_wechat(ctx: Context, person: Person, old: tuple[str, str]) -> None:
+    """An invite code moved the person to a new WeChat: the old one is told, and it is logged."""
+    local = ctx.now.astimezone(TIMEZONE)
+    notice = enqueue(
+        ctx.session,
+        person_id=person.id,
+        kind="binding_moved",
+        text=texts.BIND_MOVED_NOTICE.format(name=person.name, time=f"{local:%Y-%m-%d %H:%M}"),
+        now=ctx.now,
+        recipient=old,
+    )
+    # The outbox row names the old identity; the log needs neither openid.
+    log.warning(
+        "invite code moved person #%s to another %s identity; old one told by outbox #%s",
+        person.id,
+        old[0],
+        notice.id if notice else None,
+    )
+
+
 def bind(message: Message, ctx: Context) -> Reply:
     """绑定 姓名 手机号 (邻长/组长/片长) or 绑定 邀请码 (cadres, dispatchers, leaders)."""
     current = ctx.person(message)
@@ -114,6 +147,9 @@ def bind(message: Message, ctx: Context) -> Reply:
         )
     ctx.forget_person(message)
     if result.status is BindStatus.bound and result.person is not None:
+        if result.moved_from is not None:
+            _tell_old_wechat(ctx, result.person, result.moved_from)
+            return _bound_reply(ctx, result.person) + texts.BIND_MOVED_NOTE
         return _bound_reply(ctx, result.person)
     if result.status is BindStatus.already and result.person is not None:
         return texts.BIND_ALREADY.format(name=result.person.name)
@@ -121,6 +157,10 @@ def bind(message: Message, ctx: Context) -> Reply:
         return texts.BIND_SENDER_ELSEWHERE.format(name=result.person.name)
     if result.status is BindStatus.rate_limited:
         return texts.BIND_RATE_LIMITED
+    if result.status is BindStatus.target_locked:
+        return texts.BIND_TARGET_LOCKED
+    if result.status is BindStatus.paused and result.until is not None:
+        return texts.BIND_PAUSED.format(until=_until_text(result.until, ctx.now))
     if result.status is BindStatus.bad_code:
         return texts.BIND_BAD_CODE + _tries_left(result)
     # no_match and taken answer alike: neither may tell a stranger that the pair exists.

@@ -228,6 +228,31 @@ BIND_NO_MATCH = (
 BIND_BAD_CODE = "邀请码不对或已失效（每个邀请码只能用一次，7天内有效）。请向镇党政办重新索取。"
 BIND_TRIES_LEFT = "今天还可以再试{left}次。"
 BIND_RATE_LIMITED = "今天绑定失败的次数太多，请明天再试，或联系村干部、镇党政办核对名册。"
+# Too many failures naming this name or phone (from any WeChat): the office lifts it with
+# `grievance-bot roster unlock`. Read the same whether or not the name or phone is on the roster.
+BIND_TARGET_LOCKED = (
+    "这个姓名或手机号今天核对失败的次数太多，为防止有人冒用，已暂停用它绑定。"
+    "如果是您本人，请联系村干部或镇党政办核实后解锁。"
+)
+# Too many failures of everybody together: binding pauses for all.
+BIND_PAUSED = (
+    "这段时间绑定核对失败的太多，为防止有人冒用身份，绑定暂停到{until}（北京时间）。"
+    "请到时再试；着急的话请联系村干部或镇党政办。"
+)
+BIND_PAUSED_TODAY = "今天{time}"
+BIND_PAUSED_LATER = "{month}月{day}日{time}"
+# An invite code moved the person to a new WeChat: the new one is told, the old one gets this.
+BIND_MOVED_NOTE = "\n原来绑定的微信已解除绑定，并已收到通知。"
+BIND_MOVED_NOTICE = (
+    "这个微信已不再绑定为{name}：{time}（北京时间）有人用镇党政办发的邀请码在另一个微信上绑定了"
+    "{name}，以后{name}的工单和通知都发到那个微信。如果不是您本人或镇党政办安排的，请马上联系"
+    "镇党政办。"
+)
+# The office removed the binding (grievance-bot roster unbind): the old WeChat gets this.
+UNBOUND_BY_OFFICE_NOTICE = (
+    "镇党政办已解除这个微信与{name}的绑定（{time}，北京时间），这个微信不再收到{name}的工单和"
+    "通知。如有疑问，请联系镇党政办。"
+)
 WHOAMI = "您已绑定：{name}\n身份：{roles}\n所在：{place}\n手机：{phone}{extra}"
 WHOAMI_UNIT = "\n单位：{unit}"
 WHOAMI_COVERS = "\n负责村：{villages}"
@@ -242,6 +267,35 @@ WECOM_UNKNOWN = (
     "请联系镇党政办把企业微信账号登记到名册，或索取邀请码后发送“绑定 邀请码”。"
 )
 
+
+# ---------------------------------------------------------------- Roster (grievance-bot roster)
+# What the office reads after invite, unlock and unbind.
+ROSTER_NOBODY = "名册中没有在岗的“{who}”。"
+ROSTER_SEVERAL = "有 {count} 个人叫“{who}”，请改用手机号："
+ROSTER_SEVERAL_LINE = "  {name}  {phone}  {place}"
+ROSTER_INVITE_CODE = "{name}（{phone}）的邀请码：{code}"
+ROSTER_INVITE_EXPIRES = "有效期至 {expires}（北京时间），只能用一次；之前发的邀请码已作废。"
+ROSTER_INVITE_HOW = "请本人在公众号或企业微信里发送：绑定 {code}"
+ROSTER_INVITE_REPORTER = (
+    "{name}是{roles}：邻长、组长、片长用“绑定 姓名 手机号”自己绑定，不需要邀请码。\n"
+    "只有给他换一个微信时（手机丢了、换了微信号，旧微信又解不了绑）才用邀请码，请加 --move 再运行"
+    "一次。新微信用邀请码绑定后，原来的微信自动解除绑定并收到通知。"
+)
+ROSTER_INVITE_MOVES = (
+    "注意：{name}现在已绑定一个微信；用这个邀请码绑定后，原来的微信会解除绑定并收到通知。"
+)
+ROSTER_UNLOCKED = "已解锁{what}：清除最近一天的绑定失败 {count} 次，现在可以重新绑定。"
+ROSTER_NOTHING_LOCKED = "{what}最近一天没有绑定失败的记录，不用解锁。"
+ROSTER_UNLOCK_WHO = "“{who}”"
+ROSTER_UNLOCK_SENDER = "微信 {sender}"
+ROSTER_UNLOCK_EVERYONE = "所有人"
+ROSTER_UNLOCK_USAGE = "请写要解锁的姓名或手机号，或用 --sender OPENID、--all。"
+ROSTER_UNBOUND = (
+    "已解除{name}（{phone}）的公众号微信绑定，并通知了原来的微信。"
+    "本人可以重新发送“绑定 姓名 手机号”；干部请用新的邀请码（roster invite）绑定。"
+)
+ROSTER_UNBIND_NONE = "{name}（{phone}）没有绑定公众号微信，不用解绑。"
+ROSTER_UNBIND_WECOM = "{name}的企业微信账号（{userid}）按名册识别，要更改请修改名册后重新导入。"
 
 # ---------------------------------------------------------------- Reports (grievance-bot report)
 # What the report a clerk prints or hands in says around the figures: the table's titles, the

@@ -104,14 +104,24 @@ class InviteCode(SQLModel, table=True):
 
 
 class BindingAttempt(SQLModel, table=True):
-    """A failed binding attempt, counted to limit guessing (5 a day per WeChat user)."""
+    """A failed binding attempt, counted to limit guessing (see models/binding.py's limits).
+
+    A name+phone attempt keeps the name and phone it tried, so failures naming one roster entry
+    are counted whoever sends them; the office's `roster unlock` marks failures cleared.
+    """
 
     __tablename__ = "binding_attempt"
 
     id: int | None = Field(default=None, primary_key=True)
     channel: str = Field(max_length=16)
     sender: str = Field(max_length=128, index=True)
-    at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+    at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False, index=True))
+    kind: str | None = Field(default=None, max_length=16)  # "name_phone" or "code"
+    target_name: str | None = Field(default=None, max_length=64, index=True)
+    target_phone: str | None = Field(default=None, max_length=20, index=True)
+    cleared_at: datetime | None = Field(
+        default=None, sa_column=Column(UTCDateTime(), nullable=True)
+    )
 
 
 def person_for_sender(session: Session, channel: str, sender: str) -> Person | None:

@@ -23,6 +23,7 @@ from sqlmodel import Session, col, select
 
 from models.person import ROLE_NAMES, Coverage, Person, PersonRole, Role, Unit
 from models.place import Place, PlaceKind, add_place, subtree_filter
+from models.sheets import XlsxBook, csv_value, looks_like_formula, write_csv
 
 # Canonical headers, in the order the template and the export write them.
 HEADERS: dict[str, str] = {
@@ -296,7 +297,9 @@ def read_sheet(path: Path) -> Sheet:
     suffix = path.suffix.lower()
     if suffix == ".csv":
         text = _decode_csv(path.read_bytes())
-        return parse_table(csv.reader(io.StringIO(text, newline="")))
+        # An exported sheet's "'=…" is "=…" (models/sheets.py): read back what was written.
+        lines = csv.reader(io.StringIO(text, newline=""))
+        return parse_table([csv_value(field) for field in line] for line in lines)
     if suffix in (".xlsx", ".xlsm"):
         from openpyxl import load_workbook  # imported here: the server never reads sheets
 
@@ -519,6 +522,11 @@ class _Checker:
             ok = False
         elif len(name) > MAX_NAME_CHARS:
             self.problem(n, "name", f"姓名太长（最多{MAX_NAME_CHARS}个字）。")
+            ok = False
+        elif looks_like_formula(name):
+            # No name starts so; a sheet would run it as a formula. Other columns keep such
+            # text as typed (a 职务 of "-"), and every export writes it back as text.
+            self.problem(n, "name", f"“{name}”不像姓名：姓名不能以 = + - @ 开头。")
             ok = False
         phone = normalize_phone(raw.get("phone"))
         if not phone:
@@ -1131,45 +1139,35 @@ def roster_rows(session: Session, town: Place) -> list[dict[str, str]]:
     return [values for _key, values in rows]
 
 
-def _write_xlsx(path: Path, rows: Iterable[dict[str, str]], notes: Sequence[str] = ()) -> None:
-    from openpyxl import Workbook
-    from openpyxl.styles import Font, PatternFill
+_COLUMN_WIDTHS = {
+    "姓名": 10,
+    "手机号": 14,
+    "角色": 16,
+    "职务": 14,
+    "片区": 10,
+    "村(社区)": 12,
+    "组": 6,
+}
 
-    workbook = Workbook()
-    sheet = workbook.active
-    assert sheet is not None
-    sheet.title = "名册"
-    sheet.append(list(HEADERS.values()))
-    bold = Font(bold=True)
-    fill = PatternFill("solid", fgColor="DDEBF7")
-    for cell in sheet[1]:
-        cell.font, cell.fill = bold, fill
-    widths = {"姓名": 10, "手机号": 14, "角色": 16, "职务": 14, "片区": 10, "村(社区)": 12, "组": 6}
-    for index, header in enumerate(HEADERS.values(), 1):
-        letter = sheet.cell(row=1, column=index).column_letter
-        sheet.column_dimensions[letter].width = widths.get(header, 16)
+
+def _write_xlsx(path: Path, rows: Iterable[dict[str, str]], notes: Sequence[str] = ()) -> None:
+    book = XlsxBook()
+    widths = [_COLUMN_WIDTHS.get(header, 16) for header in HEADERS.values()]
+    sheet = book.sheet("名册", widths, freeze="A2")
+    sheet.header(list(HEADERS.values()), fill="DDEBF7")
     for values in rows:
-        # Phones and groups stay text, so Excel neither shows 1.38E+10 nor drops a leading zero.
-        sheet.append([values.get(name, "") for name in HEADERS])
-    for row in sheet.iter_rows(min_row=2):
-        for cell in row:
-            cell.number_format = "@"
-    sheet.freeze_panes = "A2"
+        # Text cells: phones and groups stay as typed (no 1.38E+10, no dropped leading zero),
+        # and a name or title that starts like a formula stays a name.
+        sheet.row([values.get(name, "") for name in HEADERS], number_format="@")
     if notes:
-        help_sheet = workbook.create_sheet("填写说明")
+        help_sheet = book.sheet("填写说明", [100])
         for line in notes:
-            help_sheet.append([line])
-        help_sheet.column_dimensions["A"].width = 100
-    workbook.save(path)
+            help_sheet.row([line])
+    book.save(path)
 
 
 def _write_csv(path: Path, rows: Iterable[dict[str, str]]) -> None:
-    # utf-8 with a BOM: Excel on Windows then opens it without garbling the Chinese.
-    with path.open("w", encoding="utf-8-sig", newline="") as handle:
-        writer = csv.writer(handle)
-        writer.writerow(list(HEADERS.values()))
-        for values in rows:
-            writer.writerow([values.get(name, "") for name in HEADERS])
+    write_csv(path, list(HEADERS.values()), ([v.get(n, "") for n in HEADERS] for v in rows))
 
 
 def write_template(path: Path) -> None:

@@ -10,12 +10,19 @@ from pathlib import Path
 
 import pytest
 from click.testing import Result
+from flask.testing import FlaskClient
 from openpyxl import load_workbook
 from sqlalchemy import Engine
+from sqlmodel import Session, select
 
 from bot.cli_report import display_width, mask_phone
+from bot.phone import Phone
 from config.figures import load_figures_config
+from handlers import texts
 from models.figures import format_percent
+from models.person import Person
+from models.ticket import Ticket
+from tests.builders import say
 from tests.models.test_figures import (
     AS_OF,
     SHANGHAI,
@@ -28,6 +35,7 @@ from tests.models.test_figures import (
     in_town,
     random_tickets,
 )
+from tests.town import build_small_town
 
 RunCli = Callable[..., Result]
 PERIOD = ("--from", "2026-01-01", "--to", "2026-09-30")
@@ -207,3 +215,38 @@ def test_default_period_is_this_year_up_to_now(run_cli: RunCli, county: County) 
 )
 def test_mask_phone(phone: str | None, masked: str) -> None:
     assert mask_phone(phone) == masked
+
+
+def test_xlsx_cells_typed_by_people_stay_text_never_formulas(
+    run_cli: RunCli,
+    engine: Engine,
+    tmp_path: Path,
+    client: FlaskClient,
+    phone: Phone,
+    wecom_phone: Phone,
+) -> None:
+    town = build_small_town(engine)
+    attack = '=HYPERLINK("http://evil","点我")'
+    say(client, phone, town.openid("reporter"), "+1 我们组的路灯坏了一个多月，+1")
+    with Session(engine) as session:
+        ticket = session.exec(select(Ticket)).one()
+        cadre = session.get(Person, ticket.assignee_id)
+    assert cadre is not None and cadre.wecom_userid
+    assert say(client, wecom_phone, cadre.wecom_userid, f"签收 {ticket.id}")
+    reply = say(client, wecom_phone, cadre.wecom_userid, f"办结 {ticket.id} {attack}")
+    assert reply == texts.RESOLVED.format(id=ticket.id)
+
+    path = tmp_path / "台账.xlsx"
+    result = run_cli("report", "--xlsx", str(path))
+    assert result.exit_code == 0, result.output
+    workbook = load_workbook(path)
+    cells = [cell for sheet in workbook for row in sheet.iter_rows() for cell in row]
+    assert [c.coordinate for c in cells if c.data_type == "f"] == []
+    ledger = workbook["台账"]
+    headers = [cell.value for cell in ledger[1]]
+    row = ledger[2]
+    result_cell = row[headers.index("办理结果")]
+    assert result_cell.value == attack and result_cell.data_type == "s"
+    assert result_cell.quotePrefix  # Excel keeps it text even when the clerk edits the cell
+    summary = row[headers.index("问题摘要")]
+    assert summary.value.startswith("+1") and summary.data_type == "s" and summary.quotePrefix

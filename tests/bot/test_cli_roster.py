@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 import re
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -20,6 +21,7 @@ from config.settings import get_settings
 from handlers import texts
 from models.person import Person
 from models.place import Place
+from models.roster import HEADERS
 from tests.builders import say
 from tests.models.test_roster import GOOD
 
@@ -196,3 +198,79 @@ def test_production_start_never_seeds(
     assert result.exit_code == 0, result.output
     assert quiet_serve == ["127.0.0.1"]
     assert person_count(engine) == 0
+
+
+def write_csv_sheet(path: Path, rows: list[list[Any]]) -> Path:
+    """A .csv as a clerk saves it from Excel: text as typed, no formulas (CSV has none)."""
+    with path.open("w", encoding="utf-8-sig", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(list(HEADERS.values()))
+        writer.writerows(rows)
+    return path
+
+
+FORMULA = '=HYPERLINK("http://evil","点我")'
+
+
+def test_names_that_start_like_formulas_are_refused_by_row_and_column(
+    run_cli: RunCli, engine: Engine, tmp_path: Path
+) -> None:
+    rows = [list(row) for row in GOOD]
+    # Rows nobody names as 上级 (sheet rows 5, 7, 13, 14, 15), so only the names are wrong.
+    bad_names = {3: FORMULA, 5: "+张三", 11: "-李四", 12: "@王五", 13: "＝赵六"}
+    for index, name in bad_names.items():
+        rows[index][0] = name
+    sheet = write_csv_sheet(tmp_path / "名册.csv", rows)
+    result = run_cli("roster", "import", str(sheet), "--town", "清溪镇")
+    assert result.exit_code == 1
+    for index in bad_names:
+        assert f"第{index + 2}行“姓名”" in result.output, result.output
+    assert "不能以 = + - @ 开头" in result.output and person_count(engine) == 0
+
+
+def test_export_writes_typed_text_as_text_and_imports_back_unchanged(
+    run_cli: RunCli, engine: Engine, tmp_path: Path
+) -> None:
+    rows = [list(row) for row in GOOD]
+    typed = {0: FORMULA, 1: "-", 2: "+1", 3: "@调度", 4: "＠站长", 5: "\t=1+1"}
+    for index, title in typed.items():
+        rows[index][3] = title  # 职务, as typed; kept as typed
+    rows[3][10] = "@sun-li"  # a 企业微信账号 may start with @ or -
+    sheet = write_csv_sheet(tmp_path / "名册.csv", rows)
+    result = run_cli("roster", "import", str(sheet), "--town", "清溪镇")
+    assert result.exit_code == 0, result.output
+    with Session(engine) as session:
+        titles = {p.name: p.title for p in session.exec(select(Person))}
+    # Stored as read (outer whitespace and full-width forms folded as for every cell).
+    assert titles["王强"] == FORMULA and titles["李明"] == "-" and titles["周平"] == "@站长"
+
+    exported = tmp_path / "导出.xlsx"
+    assert run_cli("roster", "export", str(exported)).exit_code == 0
+    workbook = load_workbook(exported)
+    cells = [cell for ws in workbook for row in ws.iter_rows() for cell in row]
+    assert [c.coordinate for c in cells if c.data_type == "f"] == []
+    by_name = {row[0].value: row for row in workbook["名册"].iter_rows(min_row=2)}
+    assert by_name["王强"][3].value == FORMULA and by_name["王强"][3].quotePrefix
+    assert by_name["孙丽"][10].value == "@sun-li" and by_name["孙丽"][10].data_type == "s"
+    assert by_name["吴敏"][3].value == "=1+1"
+
+    exported_csv = tmp_path / "导出.csv"
+    assert run_cli("roster", "export", str(exported_csv)).exit_code == 0
+    with exported_csv.open(encoding="utf-8-sig", newline="") as handle:
+        fields = [field for line in csv.reader(handle) for field in line]
+    assert not [f for f in fields if f[:1] in ("=", "+", "-", "@", "\t", "\r")]
+    assert "'" + FORMULA in fields and "'-" in fields and "'@sun-li" in fields
+
+    for path in (exported, exported_csv):
+        again = run_cli("roster", "import", str(path))
+        assert again.exit_code == 0, again.output
+        assert "新增 0 人，更新 0 人，停用 0 人，未变 14 人" in again.output
+
+
+def test_template_cells_are_text(run_cli: RunCli, tmp_path: Path) -> None:
+    template = tmp_path / "模板.xlsx"
+    assert run_cli("roster", "template", str(template)).exit_code == 0
+    workbook = load_workbook(template)
+    example = [cell for cell in workbook["名册"][2]]
+    assert [c.value for c in example[:3]] == ["张三", "13800000000", "邻长"]
+    assert all(c.data_type == "s" and c.number_format == "@" for c in example if c.value)

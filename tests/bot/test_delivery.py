@@ -12,6 +12,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 
 import pytest
+from flask.testing import FlaskClient
 from sqlalchemy import Engine
 
 from bot.access_token import (
@@ -25,6 +26,7 @@ from bot.access_token import (
 )
 from bot.channels import Channels, ConsoleChannel, build_channels, channel_for
 from bot.media import MediaFetcher
+from bot.phone import Phone
 from bot.worker import Worker
 from config.settings import Settings
 from config.templates import load_templates
@@ -34,6 +36,7 @@ from models.inbound import InboundMessage
 from models.outbox import AccessToken, enqueue
 from models.person import Person
 from models.ticket import Attachment, Ticket
+from tests.builders import say
 from tests.fake_wechat import (
     FakeWeChat,
     add_people,
@@ -42,6 +45,7 @@ from tests.fake_wechat import (
     running_fake,
     wechat_settings,
 )
+from tests.town import build_small_town
 
 REDIS_URL = os.environ.get("GRIEVANCE_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
 
@@ -536,3 +540,28 @@ def test_the_worker_loop_downloads_media_too(
     turn = build_worker(engine, wsettings).run_once(now)
     assert turn.media.downloaded == 1 and turn.busy
     assert _attachment_row(engine, attachment_id).file_path is not None
+
+
+def test_console_delivery_logs_phone_numbers_masked_and_keeps_them_in_the_message(
+    engine: Engine,
+    settings: Settings,
+    client: FlaskClient,
+    phone: Phone,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    town = build_small_town(engine)
+    reporter = town.people["reporter"]
+    say(client, phone, town.openid("reporter"), "我们组的路灯坏了一个多月，晚上黑漆漆的")
+    [assigned] = [m for m in outbox_rows(engine).values() if m.kind == "assigned"]
+    shown = f"{reporter.name}（{reporter.phone}）"
+    assert shown in assigned.text  # the cadre needs the number to call back
+
+    echoed: list[str] = []
+    channels = Channels(console=ConsoleChannel(echo=echoed.append))
+    with caplog.at_level(logging.INFO, logger="bot.channels"):
+        Worker(engine, settings, channels).deliver_due(utcnow())
+
+    masked = f"{reporter.name}（{reporter.phone[:3]}****{reporter.phone[-4:]}）"
+    assert masked in caplog.text and reporter.phone not in caplog.text
+    assert outbox_rows(engine)[assigned.id].text == assigned.text  # the outbox keeps it whole
+    assert any(shown in text for text in echoed)  # and so does what the phone shows
