@@ -148,7 +148,7 @@ def db_upgrade() -> None:
 )
 @click.argument("text", nargs=-1, required=True)
 def chat(sender: str, wecom: bool, url: str, text: tuple[str, ...]) -> None:
-    """Send TEXT as a phone would (signed, and encrypted in safe mode) and print the reply."""
+    """Send TEXT as a phone would (signed, encrypted unless GRIEVANCE_WECHAT_MODE is plaintext)."""
     settings = get_settings().with_development_credentials()
     phone = Phone(settings, wecom=wecom)
     fields = text_fields(sender, " ".join(text))

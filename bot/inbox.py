@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
 import logging
+import math
 from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
@@ -18,14 +21,38 @@ from config.settings import Settings
 from handlers import texts
 from handlers.router import Context, Message, Router
 from models.base import utcnow
+from models.conversation import ConversationState
 from models.db import read_session, unit_of_work
-from models.inbound import InboundMessage, dedup_key_for, find_inbound
+from models.inbound import InboundMessage, column_chars, dedup_key_for, find_inbound
+from models.person import BindingAttempt, Person
+from models.ticket import Attachment, Ticket
 
 log = logging.getLogger(__name__)
 
 SUCCESS = "success"
 WRITER_WAIT_SECONDS = 3.0
 MAX_REPLY_CHARS = 600  # WeChat cuts passive text replies at 2048 bytes; 600 CJK chars fit
+MAX_CREATE_TIME = 2**32 - 1  # WeChat's CreateTime is 32-bit Unix seconds
+MAX_NESTING = 8  # levels of elements, <xml> included; WeChat's deepest events have 4
+
+# Identifiers WeChat generates, and the narrowest column each one is stored in. Real values are far
+# shorter (openids 28 characters, userids at most 64, MediaIds 64): a longer one is refused (400).
+ID_FIELD_CHARS = {
+    "FromUserName": min(
+        column_chars(column)
+        for column in (
+            InboundMessage.sender,
+            Ticket.sender,
+            ConversationState.sender,
+            BindingAttempt.sender,
+            Person.wechat_openid,
+            Person.wecom_userid,
+        )
+    ),
+    "MediaId": column_chars(Attachment.media_id),
+    "PicUrl": column_chars(Attachment.url),
+}
+LABEL_CHARS = column_chars(Attachment.label)  # free text (location label, title): cut to fit
 
 
 def mask(identifier: str | None) -> str:
@@ -38,7 +65,12 @@ def mask(identifier: str | None) -> str:
 
 
 def parse_wechat_xml(xml: str, channel: str) -> tuple[Any, Message]:
-    """Parse a plaintext callback with wechatpy; Malformed when it is not a usable message."""
+    """Parse a plaintext callback with wechatpy; Malformed when it is not a usable message.
+
+    Whatever reaches a bounded column is checked here, so that SQLite and PostgreSQL behave alike:
+    identifiers WeChat generates (FromUserName, MediaId, PicUrl) longer than their column are
+    refused, free text (labels) is cut to fit, over-long dedup keys are hashed (models/inbound.py).
+    """
     parser = wechatpy.enterprise.parse_message if channel == "wecom" else wechatpy.parse_message
     try:
         raw = parser(xml)
@@ -48,6 +80,14 @@ def parse_wechat_xml(xml: str, channel: str) -> tuple[Any, Message]:
     for name in ("source", "target", "type"):
         if not isinstance(getattr(raw, name, None), str) or not getattr(raw, name):
             raise Malformed(f"message has no usable {name}")
+    data = raw._data
+    # WeChat nests a few levels at most; deeper bodies would only exhaust the recursion limit.
+    if _nesting(data) > MAX_NESTING:
+        raise Malformed(f"fields nested deeper than {MAX_NESTING} levels")
+    for name, limit in ID_FIELD_CHARS.items():
+        value = data.get(name)
+        if isinstance(value, str) and len(value) > limit:
+            raise Malformed(f"{name} has {len(value)} characters, more than the {limit} stored")
     try:
         return raw, to_message(raw, channel)
     except MALFORMED_ERRORS as exc:
@@ -57,9 +97,8 @@ def parse_wechat_xml(xml: str, channel: str) -> tuple[Any, Message]:
 def to_message(raw: Any, channel: str) -> Message:
     """Translate a wechatpy message object into the handlers' Message."""
     msg_type = str(raw.type)
-    create_time = raw.create_time if isinstance(raw.create_time, datetime) else utcnow()
-    if create_time.tzinfo is None:
-        create_time = create_time.replace(tzinfo=UTC)
+    # Not raw.create_time: wechatpy's conversion raises OverflowError/OSError on huge values.
+    create_time = _create_time(raw._data.get("CreateTime")) or utcnow()
     content = ""
     if msg_type == "text":
         content = _text(getattr(raw, "content", ""))
@@ -75,14 +114,16 @@ def to_message(raw: Any, channel: str) -> Message:
         longitude = _float(getattr(raw, "longitude", None))
     elif msg_type in ("link", "file"):
         label = _text(getattr(raw, "title", "")) or None
+    if label is not None and len(label) > LABEL_CHARS:
+        label = label[: LABEL_CHARS - 1] + "…"
     event = str(raw.event).lower() if msg_type == "event" and getattr(raw, "event", None) else None
-    event_key = getattr(raw, "key", None) if msg_type == "event" else None
-    msg_id = getattr(raw, "id", None)
+    # From the body itself: wechatpy names it differently per event (VIEW's is `url`).
+    event_key = raw._data.get("EventKey") if msg_type == "event" else None
     return Message(
         channel=channel,
         sender=raw.source,
         type=msg_type,
-        created_at=create_time.astimezone(UTC),
+        created_at=create_time,
         content=content,
         event=event,
         event_key=event_key if isinstance(event_key, str) else None,
@@ -91,9 +132,46 @@ def to_message(raw: Any, channel: str) -> Message:
         latitude=latitude,
         longitude=longitude,
         label=label,
-        msg_id=str(msg_id) if msg_id not in (None, "") else None,
+        msg_id=_msg_id(raw._data.get("MsgId")),
         raw=raw,
     )
+
+
+def _create_time(value: Any) -> datetime | None:
+    """CreateTime as an aware datetime; None when absent, Malformed when not a sane Unix time."""
+    if value is None:
+        return None
+    text = value.strip() if isinstance(value, str) else ""
+    if not (text.isascii() and text.isdecimal()):
+        raise Malformed("CreateTime is not a number")
+    if len(text) > 10 or int(text) > MAX_CREATE_TIME:
+        raise Malformed("CreateTime out of range")
+    return datetime.fromtimestamp(int(text), tz=UTC)
+
+
+def _msg_id(value: Any) -> str | None:
+    """MsgId as WeChat's decimal digits; None when absent (or 0), Malformed when not a number."""
+    if value is None:
+        return None
+    text = value.strip() if isinstance(value, str) else ""
+    if text and not (text.isascii() and text.isdecimal()):
+        raise Malformed("MsgId is not a number")
+    return text.lstrip("0") or None
+
+
+def _nesting(data: Any) -> int:
+    """How many levels of elements a parsed body has (iteratively: it may be deep)."""
+    deepest = 0
+    pending = [(data, 1)]
+    while pending:
+        value, depth = pending.pop()
+        if isinstance(value, dict):
+            deepest = max(deepest, depth)
+            if depth <= MAX_NESTING:
+                pending.extend((item, depth + 1) for item in value.values())
+        elif isinstance(value, list):
+            pending.extend((item, depth) for item in value)
+    return deepest
 
 
 def _text(value: Any) -> str:
@@ -102,9 +180,10 @@ def _text(value: Any) -> str:
 
 def _float(value: Any) -> float | None:
     try:
-        return float(value)
+        number = float(value)
     except (TypeError, ValueError):
         return None
+    return number if math.isfinite(number) else None  # PostgreSQL keeps NaN, SQLite does not
 
 
 def _floats(pair: Any) -> tuple[float | None, float | None]:
@@ -115,15 +194,33 @@ def _floats(pair: Any) -> tuple[float | None, float | None]:
 
 def dedup_key_of(raw: Any, message: Message) -> str:
     """The key WeChat's retries of this message share."""
-    create_time = raw._data.get("CreateTime") if hasattr(raw, "_data") else None
+    data = raw._data if hasattr(raw, "_data") else {}
     return dedup_key_for(
         message.type,
         message.msg_id,
-        create_time,
+        data.get("CreateTime"),
         message.event,
         message.event_key,
-        raw._data.get("AgentID") if hasattr(raw, "_data") else None,
+        data.get("AgentID"),
+        content_digest=content_digest(data),
     )
+
+
+def content_digest(data: dict[str, Any]) -> str:
+    """A hash of a message's type and payload fields: the same for a retry, not for another message.
+
+    Sender, recipient and time are left out (the key holds them); so are the values wechatpy
+    fills in itself when a field is read (None, 0): only what the body carried counts.
+    """
+    payload = {
+        name: value
+        for name, value in data.items()
+        if name not in ("ToUserName", "FromUserName", "CreateTime", "MsgId")
+        and isinstance(value, str | dict | list)
+        and value != ""
+    }
+    canonical = json.dumps(payload, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+    return hashlib.sha256(canonical.encode("utf-8")).hexdigest()[:32]
 
 
 def render_reply(text: str, raw: Any, now: datetime) -> str:

@@ -11,7 +11,7 @@ import secrets
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
 from xml.sax.saxutils import escape
 
 import xmltodict
@@ -74,11 +74,17 @@ class Phone:
 
     settings: Settings
     wecom: bool = False
-    safe_mode: bool | None = None  # None: encrypt whenever an AES key is configured
+    # The 公众号's 消息加解密方式 to sign in; None: the settings' (GRIEVANCE_WECHAT_MODE).
+    mode: Literal["plaintext", "compatible", "safe"] | None = None
 
     @property
     def path(self) -> str:
         return "/wecom" if self.wecom else "/wechat"
+
+    @property
+    def wechat_mode(self) -> Literal["plaintext", "compatible", "safe"]:
+        """The mode this 公众号 phone signs in."""
+        return self.mode or self.settings.resolved_wechat_mode
 
     def cipher(self) -> CallbackCipher | None:
         s = self.settings
@@ -97,7 +103,7 @@ class Phone:
         ts = str(timestamp if timestamp is not None else int(time.time()))
         nonce = nonce or str(secrets.randbelow(10**9))
         cipher = self.cipher()
-        encrypt = self.wecom or (cipher is not None and self.safe_mode is not False)
+        encrypt = self.wecom or self.wechat_mode != "plaintext"
         if not encrypt or cipher is None:
             token = self.settings.wechat_token or ""
             query = {"signature": signature_of(token, ts, nonce), "timestamp": ts, "nonce": nonce}
@@ -113,10 +119,13 @@ class Phone:
             )
             query = {"msg_signature": msg_signature, "timestamp": ts, "nonce": nonce}
         else:
-            body = (
-                f"<xml><ToUserName><![CDATA[gh_town]]></ToUserName>"
-                f"<Encrypt><![CDATA[{encrypt_text}]]></Encrypt></xml>"
-            )
+            encrypt_tag = f"<Encrypt><![CDATA[{encrypt_text}]]></Encrypt>"
+            end = xml.rfind("</xml>")
+            if self.wechat_mode == "compatible" and end >= 0:
+                # Compatible mode: the plaintext fields travel beside <Encrypt>, unsigned.
+                body = xml[:end] + encrypt_tag + xml[end:]
+            else:
+                body = f"<xml><ToUserName><![CDATA[gh_town]]></ToUserName>{encrypt_tag}</xml>"
             query = {
                 "signature": signature_of(cipher.token, ts, nonce),
                 "timestamp": ts,

@@ -70,7 +70,11 @@ def wecom_cipher(settings: Settings) -> CallbackCipher | None:
 
 @blueprint.route("/wechat", methods=["GET", "POST"])
 def wechat() -> Response:
-    """公众号 callback: URL check (GET) and messages in plaintext, compatible or safe mode."""
+    """公众号 callback: URL check (GET) and messages in the account's mode (GRIEVANCE_WECHAT_MODE).
+
+    Safe and compatible mode take only `<Encrypt>` verified by msg_signature; plaintext mode takes
+    bodies under `signature` (which covers only timestamp and nonce, not the body).
+    """
     settings = _settings()
     if not settings.wechat_token:
         return _plain("公众号 not configured", 404)
@@ -84,15 +88,23 @@ def wechat() -> Response:
             return _plain(args.get("echostr", ""))
         body = request.get_data(cache=False)
         encrypted = args.get("encrypt_type", "raw").lower() == "aes"
+        mode = settings.resolved_wechat_mode
         key_index = 0
         cipher = mp_cipher(settings)
         if encrypted:
             if cipher is None:
                 raise Malformed("encrypted message but no EncodingAESKey configured")
             envelope = parse_envelope(body)
+            if mode != "plaintext" and "Encrypt" not in envelope:
+                # Compatible mode's plaintext fields are covered by no signature: never use them.
+                raise Forbidden(f"no <Encrypt> covered by msg_signature in {mode} mode")
             xml, key_index = cipher.decrypt(
                 encrypted_field(envelope), args.get("msg_signature"), timestamp, nonce
             )
+        elif mode != "plaintext":
+            # `signature` covers only timestamp and nonce: anyone who saw one callback URL could
+            # post any body under it for the clock-skew window.
+            raise Forbidden(f"plaintext body refused in {mode} mode")
         else:
             verify_signature(args.get("signature"), settings.wechat_token, timestamp, nonce)
             xml = body.decode("utf-8")

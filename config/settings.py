@@ -40,6 +40,8 @@ class Settings(BaseSettings):
     wechat_appid: str | None = None
     wechat_secret: str | None = None
     wechat_max_clock_skew: int = Field(default=300, ge=0)
+    # The 公众号's 消息加解密方式; None: safe when an EncodingAESKey is set, else plaintext.
+    wechat_mode: Literal["plaintext", "compatible", "safe"] | None = None
 
     wecom_corp_id: str | None = None
     wecom_token: str | None = None
@@ -84,6 +86,13 @@ class Settings(BaseSettings):
         return "wechat" if outbound else "console"
 
     @property
+    def resolved_wechat_mode(self) -> Literal["plaintext", "compatible", "safe"]:
+        """How the 公众号 sends callbacks: the setting, or safe when an EncodingAESKey is set."""
+        if self.wechat_mode is not None:
+            return self.wechat_mode
+        return "safe" if self.wechat_aes_key else "plaintext"
+
+    @property
     def resolved_database_url(self) -> str:
         """The database URL, defaulting to a SQLite file in the instance folder."""
         if self.database_url:
@@ -119,6 +128,15 @@ class Settings(BaseSettings):
                     problems.append(
                         f"GRIEVANCE_{prefix}_{name.upper()} is missing or a placeholder"
                     )
+        if (
+            self.wechat_token
+            and self.resolved_wechat_mode != "plaintext"
+            and not self.wechat_aes_key
+        ):
+            problems.append(
+                f"GRIEVANCE_WECHAT_MODE is {self.resolved_wechat_mode} "
+                "but GRIEVANCE_WECHAT_AES_KEY is not set"
+            )
         for name in ("wechat_aes_key", "wechat_aes_key_previous", "wecom_aes_key"):
             value = getattr(self, name)
             if value and len(value) != 43:

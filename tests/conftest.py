@@ -74,7 +74,7 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path, sqlite_template
 
 @pytest.fixture
 def settings(tmp_path: Path, database_url: str) -> Settings:
-    """Settings of a town with both a 公众号 (safe mode) and a 企业微信 app configured."""
+    """Settings of a town with both a 公众号 (safe mode: the AES key is set) and a 企业微信 app."""
     return Settings(
         _env_file=None,  # type: ignore[call-arg]
         env="development",
@@ -126,9 +126,39 @@ def phone(settings: Settings) -> Phone:
 
 
 @pytest.fixture
-def plain_phone(settings: Settings) -> Phone:
-    """A 公众号 phone in plaintext mode."""
-    return Phone(settings, safe_mode=False)
+def plain_settings(settings: Settings) -> Settings:
+    """The same town with its 公众号 in plaintext mode (明文模式): the key is set but unused."""
+    return settings.model_copy(update={"wechat_mode": "plaintext"})
+
+
+@pytest.fixture
+def plain_client(plain_settings: Settings, engine: Engine) -> FlaskClient:
+    """A client of the app whose 公众号 is in plaintext mode, on this test's database."""
+    return create_app(plain_settings, engine=engine).test_client()
+
+
+@pytest.fixture
+def plain_phone(plain_settings: Settings) -> Phone:
+    """A 公众号 phone in plaintext mode (post with `plain_client`: safe mode refuses it)."""
+    return Phone(plain_settings)
+
+
+@pytest.fixture
+def compatible_settings(settings: Settings) -> Settings:
+    """The same town with its 公众号 in compatible mode (兼容模式)."""
+    return settings.model_copy(update={"wechat_mode": "compatible"})
+
+
+@pytest.fixture
+def compatible_client(compatible_settings: Settings, engine: Engine) -> FlaskClient:
+    """A client of the app whose 公众号 is in compatible mode, on this test's database."""
+    return create_app(compatible_settings, engine=engine).test_client()
+
+
+@pytest.fixture
+def compatible_phone(compatible_settings: Settings) -> Phone:
+    """A 公众号 phone in compatible mode: plaintext fields beside a signed <Encrypt>."""
+    return Phone(compatible_settings)
 
 
 @pytest.fixture

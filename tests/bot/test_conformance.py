@@ -56,15 +56,27 @@ def assert_accepted(phone: Phone, signed, body: str, sender: str) -> None:
 
 @pytest.mark.parametrize("entry", INBOUND, ids=[e["file"] for e in INBOUND])
 def test_every_inbound_sample_is_answered(
-    entry: dict[str, Any], client: FlaskClient, plain_phone: Phone, phone: Phone, wecom_phone: Phone
+    entry: dict[str, Any],
+    client: FlaskClient,
+    plain_client: FlaskClient,
+    compatible_client: FlaskClient,
+    plain_phone: Phone,
+    compatible_phone: Phone,
+    phone: Phone,
+    wecom_phone: Phone,
 ) -> None:
+    """Each sample in each mode the account can be in, each app configured for its mode."""
     body = (SAMPLES / entry["file"]).read_bytes().decode("utf-8")
     sender = xmltodict.parse(body)["xml"]["FromUserName"]
-    phones = [wecom_phone, plain_phone] if _is_wecom(entry) else [plain_phone, phone]
-    for current in phones:
+    passes = (
+        [(wecom_phone, client), (plain_phone, plain_client)]
+        if _is_wecom(entry)
+        else [(plain_phone, plain_client), (compatible_phone, compatible_client), (phone, client)]
+    )
+    for current, current_client in passes:
         signed = current.sign(body)
         started = time.perf_counter()
-        response = post(client, current, signed)
+        response = post(current_client, current, signed)
         elapsed = time.perf_counter() - started
         assert response.status_code == 200, (current.path, response.get_data(as_text=True))
         assert elapsed < 1.0
