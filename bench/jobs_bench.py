@@ -1,7 +1,9 @@
 """The scheduled jobs at county scale: `jobs run sla_sweep` and `jobs run weekly_digest`.
 
-Seeds the demo town into a fresh database (a temporary SQLite file, and PostgreSQL), bulk-inserts
-SIZE open tickets assigned to its cadres with deadlines from the SLA file and calendar, then runs
+Builds a county in a fresh database (a temporary SQLite file, and PostgreSQL): report_bench's 20
+towns with ~21,000 邻长, 720 village cadres, 240 站所 members, a dispatcher and three leaders per
+town (or, with --demo-town, the demo town seeded by `demo seed`); bulk-inserts SIZE open tickets
+assigned to them with deadlines from the SLA file and calendar, then runs
 the jobs through the CLI entry point (`grievance-bot jobs run NAME --now …`), each in its own
 process with a timeout, in this order:
 
@@ -39,7 +41,15 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from report_bench import CATEGORIES, PHRASES, TICKET_COLUMNS, TIMES, _sqlite_time  # noqa: E402
+from report_bench import (  # noqa: E402
+    CATEGORIES,
+    PHRASES,
+    TICKET_COLUMNS,
+    TIMES,
+    _insert_roster,
+    _sqlite_time,
+    build_roster,
+)
 
 from config.calendar import TIMEZONE  # noqa: E402
 
@@ -127,8 +137,14 @@ def child(name: str, now: str, stats_path: Path) -> None:
 # ---- filling the database ------------------------------------------------------------------
 
 
-def seed(url: str) -> None:
-    """Migrate and seed the demo town (through the CLI, as an office would)."""
+LEADERS_PER_TOWN = 3
+
+
+def seed(url: str, county: bool, seed_value: int) -> None:
+    """The demo town (seeded through the CLI, as an office would), or report_bench's county."""
+    if county:
+        seed_county(url, seed_value)
+        return
     env = clean_env(GRIEVANCE_DATABASE_URL=url, GRIEVANCE_INSTANCE_PATH=tempfile.mkdtemp())
     subprocess.run(
         [sys.executable, "-m", "bot.cli", "demo", "seed"],
@@ -139,8 +155,36 @@ def seed(url: str) -> None:
     )
 
 
+def seed_county(url: str, seed_value: int) -> None:
+    """report_bench's county (20 towns, ~21,000 邻长) plus three leaders per town, migrated."""
+    from models.db import make_engine
+    from models.migrate import upgrade
+
+    roster = build_roster(random.Random(seed_value))
+    pid = max(p[0] for p in roster.people)
+    for town_id in roster.unit_members:
+        for n in range(LEADERS_PER_TOWN):
+            pid += 1
+            roster.people.append((pid, f"领导{town_id}-{n}", f"1{3 + pid % 7}{pid:09d}", town_id))
+            roster.roles.append((pid, "leader"))
+    engine = make_engine(url)
+    upgrade(engine)
+    raw = engine.raw_connection()
+    try:
+        mark = "?" if engine.dialect.name == "sqlite" else "%s"
+        _insert_roster(raw.cursor().executemany, roster, mark)
+        if engine.dialect.name == "postgresql":
+            cursor = raw.cursor()
+            for table in ("place", "person"):
+                cursor.execute(f"SELECT setval('{table}_id_seq', (SELECT max(id) FROM {table}))")
+        raw.commit()
+    finally:
+        raw.close()
+    engine.dispose()
+
+
 def town(url: str) -> dict[str, Any]:
-    """The demo town's groups, 邻长, village cadres and unit members, by id."""
+    """The groups, 邻长, village cadres, 站所 members (by town) and each village's town."""
     from sqlalchemy import text
 
     from models.db import make_engine
@@ -173,8 +217,16 @@ def town(url: str) -> dict[str, Any]:
     cadres: dict[int, list[int]] = {}
     for person, place in roles.get("village_cadre", []):
         cadres.setdefault(place, []).append(person)
-    units = [person for person, _ in roles.get("unit_member", [])]
-    return {"groups": groups, "heads": heads, "cadres": cadres, "units": units}
+    units: dict[int, list[int]] = {}  # by town
+    for person, place in roles.get("unit_member", []):
+        units.setdefault(place, []).append(person)
+    # The town of each village: the ancestor on its path that has 站所 members.
+    town_of = {
+        pid: next(int(a) for a in path.strip("/").split("/") if int(a) in units)
+        for pid, (kind, _, path, _) in places.items()
+        if kind == "village"
+    }
+    return {"groups": groups, "heads": heads, "cadres": cadres, "units": units, "town": town_of}
 
 
 def tickets(roster: dict[str, Any], count: int, seed_value: int) -> list[list[Any]]:
@@ -212,7 +264,7 @@ def tickets(roster: dict[str, Any], count: int, seed_value: int) -> list[list[An
             assignee = rng.choice(roster["cadres"][village])
             route = f"village:{village}"
         else:
-            assignee = rng.choice(roster["units"])
+            assignee = rng.choice(roster["units"][roster["town"][village]])
             route = f"unit:{category}"
         created = assigned - timedelta(minutes=rng.uniform(0.5, 4))
         state = "assigned" if waiting else rng.choice(("accepted", "accepted", "in_progress"))
@@ -250,9 +302,9 @@ def tickets(roster: dict[str, Any], count: int, seed_value: int) -> list[list[An
     return rows
 
 
-def fill_sqlite(path: Path, count: int, seed_value: int) -> str:
+def fill_sqlite(path: Path, count: int, seed_value: int, county: bool) -> str:
     url = f"sqlite:///{path}"
-    seed(url)
+    seed(url, county, seed_value)
     rows = tickets(town(url), count, seed_value)
     for row in rows:
         for i in range(TIMES, len(row)):
@@ -270,7 +322,7 @@ def fill_sqlite(path: Path, count: int, seed_value: int) -> str:
     return url
 
 
-def fill_postgresql(url: str, count: int, seed_value: int) -> str:
+def fill_postgresql(url: str, count: int, seed_value: int, county: bool) -> str:
     from sqlalchemy import text
 
     from models.db import make_engine
@@ -281,7 +333,7 @@ def fill_postgresql(url: str, count: int, seed_value: int) -> str:
         conn.execute(text("DROP SCHEMA public CASCADE"))
         conn.execute(text("CREATE SCHEMA public"))
     engine.dispose()
-    seed(url)
+    seed(url, county, seed_value)
     rows = tickets(town(url), count, seed_value)
     engine = make_engine(url)
     raw = engine.raw_connection()
@@ -383,6 +435,9 @@ def main() -> None:
     parser.add_argument("--no-pg", action="store_true")
     parser.add_argument("--no-sqlite", action="store_true")
     parser.add_argument("--seed", type=int, default=14)
+    parser.add_argument(
+        "--demo-town", action="store_true", help="the demo town (1038 邻长) instead of a county"
+    )
     parser.add_argument("--child", help=argparse.SUPPRESS)
     parser.add_argument("--now", help=argparse.SUPPRESS)
     parser.add_argument("--stats", type=Path, help=argparse.SUPPRESS)
@@ -394,15 +449,16 @@ def main() -> None:
     workdir = Path(tempfile.mkdtemp(prefix="grievance-jobs-"))
     backends = [] if args.no_sqlite else ["SQLite"]
     backends += [] if args.no_pg else ["PostgreSQL"]
-    print(f"machine: {os.cpu_count()} cores; demo town, timeout {args.timeout} s per run")
+    where = "the demo town" if args.demo_town else "a county of 20 towns (report_bench's)"
+    print(f"machine: {os.cpu_count()} cores; {where}, timeout {args.timeout} s per run")
     for size in [int(s) for s in args.sizes.split(",")]:
         for backend in backends:
             started = time.perf_counter()
             if backend == "SQLite":
                 path = workdir / f"jobs-{size}.sqlite3"
-                url = fill_sqlite(path, size, args.seed)
+                url = fill_sqlite(path, size, args.seed, not args.demo_town)
             else:
-                url = fill_postgresql(args.pg, size, args.seed)
+                url = fill_postgresql(args.pg, size, args.seed, not args.demo_town)
             filled = time.perf_counter() - started
             print(f"{backend}, {size:,} open tickets (filled in {filled:.0f} s)", flush=True)
             for job, now, what in RUNS:
