@@ -74,6 +74,10 @@ def _line(message: OutboxMessage, person: Person | None) -> str:
         state = f"sent {_local(message.sent_at)} via {message.channel}"
     elif message.status == OutboxStatus.dead.value:
         state = f"dead after {message.attempts} attempt(s): {message.last_error}"
+    elif message.status == OutboxStatus.sending.value:
+        state = texts.OUTBOX_SENDING.format(
+            via=message.channel, since=_local(message.sent_at), attempts=message.attempts
+        )
     else:
         state = f"next try {_local(message.next_attempt_at)}, {message.attempts} attempt(s)"
         if message.last_error:
@@ -133,6 +137,7 @@ def outbox_retry(message_id: int | None, all_dead: bool) -> None:
             messages = [message]
         for message in messages:
             message.status = OutboxStatus.pending.value
+            message.sent_at = None  # the office decided: a fresh send, not a repeat
             message.attempts = 0
             message.next_attempt_at = now
             message.lease_until = None

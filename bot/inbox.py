@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import sqlite3
 from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
@@ -36,6 +37,15 @@ SUCCESS = "success"
 WRITER_WAIT_SECONDS = 3.0
 MAX_REPLY_CHARS = 600  # WeChat cuts passive text replies at 2048 bytes; 600 CJK chars fit
 WHAT_MAX_CHARS = 12  # of a message quoted in a late answer
+SQLITE_UNAVAILABLE = (
+    "unable to open",
+    "database is locked",
+    "readonly database",
+    "disk i/o error",
+    "database or disk is full",
+    "file is not a database",
+    "database disk image is malformed",
+)
 
 
 def mask(identifier: str | None) -> str:
@@ -410,8 +420,14 @@ def database_unavailable(exc: BaseException) -> bool:
     opened or written, a writer busy past the deadline (here or in another process): a later
     try can succeed, so the callback is worth keeping. Data and programming errors are not.
     """
-    if isinstance(exc, WriteBusy | OperationalError | InterfaceError | PoolTimeout):
+    if isinstance(exc, WriteBusy | InterfaceError | PoolTimeout):
         return True
+    if isinstance(exc, OperationalError):
+        if isinstance(exc.orig, sqlite3.Error):
+            # sqlite3 calls a syntax error "operational" too: only these mean the file failed.
+            text = str(exc.orig).lower()
+            return any(phrase in text for phrase in SQLITE_UNAVAILABLE)
+        return True  # PostgreSQL: connection refused, dropped, shut down, out of resources
     return isinstance(exc, DBAPIError) and bool(exc.connection_invalidated)
 
 

@@ -128,8 +128,8 @@ def run_ingest(
         if counts.database_down:
             backoff = min(BACKOFF_MAX_SECONDS, max(BACKOFF_FIRST_SECONDS, backoff * 2))
             log.warning(
-                "spool: %d waiting; the database is still unavailable, next try in %.0f s",
-                ingest.spool.waiting(),
+                "spool: %s waiting; the database is still unavailable, next try in %.0f s",
+                _waiting(ingest.spool),
                 backoff,
             )
             stop_event.wait(backoff)
@@ -137,6 +137,13 @@ def run_ingest(
         backoff = 0.0
         stop_event.wait(poll_seconds)
     log.info("spool ingest stopped")
+
+
+def _waiting(spool: Spool) -> str:
+    try:
+        return str(spool.waiting())
+    except OSError:
+        return "?"
 
 
 def start_ingest(

@@ -39,6 +39,12 @@ SPOOL_FULL = "系统正在维护，暂时收不下新消息，请过半小时再
 # What a spooled message came to, sent once the database is back: "您 10:03 发的“路灯坏了”："
 SPOOL_REPLY = "您{time}发的“{what}”：\n{reply}"
 SPOOL_FAILED = "您{time}发的“{what}”没能处理成功，请再发一次。"
+# An outbox message's last error when a worker stopped in the middle of sending it and WeChat
+# would not drop a second copy (customer-service messages): `outbox list --dead` shows it.
+OUTBOX_UNCERTAIN = (
+    "结果不明：发送途中进程中断，微信可能已经送达；请向收件人核实，没收到再用 outbox retry 重发"
+)
+OUTBOX_SENDING = "发送中（{via}，{since} 开始，第 {attempts} 次），结果未定"
 # `grievance-bot spool …`, for whoever runs the server.
 SPOOL_STATUS = (
     "暂存区 {folder}：{waiting} 条消息等待入库（上限 {limit}），最早一条 {oldest}；"

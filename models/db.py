@@ -79,7 +79,10 @@ def _tune_sqlite(engine: Engine) -> None:
         # How long BEGIN IMMEDIATE waits for another process's writer: bounded for callers that
         # must answer in time (unit_of_work's `wait`), the default otherwise.
         busy_ms = int(options.get("sqlite_busy_ms", SQLITE_BUSY_TIMEOUT_MS))
-        conn.exec_driver_sql(f"PRAGMA busy_timeout={busy_ms}")
+        info = conn.connection.info  # per pooled connection: set the pragma only on a change
+        if info.get("busy_ms", SQLITE_BUSY_TIMEOUT_MS) != busy_ms:
+            conn.exec_driver_sql(f"PRAGMA busy_timeout={busy_ms}")
+            info["busy_ms"] = busy_ms
         conn.exec_driver_sql("BEGIN IMMEDIATE")
 
 

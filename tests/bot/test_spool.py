@@ -9,6 +9,7 @@ import multiprocessing
 import os
 import re
 import signal
+import sqlite3
 import subprocess
 import sys
 import threading
@@ -27,7 +28,7 @@ from sqlmodel import Session, col, select
 import bot.inbox
 import models.db
 from bot.app import create_app
-from bot.inbox import dedup_key_of, parse_wechat_xml
+from bot.inbox import database_unavailable, dedup_key_of, parse_wechat_xml
 from bot.ingest import SpoolIngest, run_ingest
 from bot.phone import Phone, message_xml, next_msg_id, reply_text, text_fields
 from bot.spool import Spool
@@ -527,3 +528,22 @@ def test_serve_answers_at_once_while_the_writer_is_held_and_ingests_after(
             server.communicate()
     assert server.returncode == 0, output
     assert "kept in the spool" in output and "spool: 1 ingested" in output
+
+
+@pytest.mark.parametrize(
+    ("error", "unavailable"),
+    [
+        (sqlite3.OperationalError("database is locked"), True),
+        (sqlite3.OperationalError("unable to open database file"), True),
+        (sqlite3.OperationalError("attempt to write a readonly database"), True),
+        (sqlite3.OperationalError("database or disk is full"), True),
+        (sqlite3.OperationalError('near "SELEC": syntax error'), False),  # a bug: not kept
+        (sqlite3.OperationalError("no such column: ticket.nope"), False),
+    ],
+)
+def test_which_sqlite_errors_mean_the_database_is_unavailable(
+    error: Exception, unavailable: bool
+) -> None:
+    from sqlalchemy.exc import OperationalError
+
+    assert database_unavailable(OperationalError("statement", {}, error)) is unavailable
