@@ -13,6 +13,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from werkzeug.exceptions import HTTPException
 
 from bot.inbox import Inbox
+from bot.spool import Spool
 from bot.webhook import blueprint as webhook_blueprint
 from config.settings import Settings, get_settings
 from handlers import build_router, intake
@@ -36,7 +37,14 @@ def create_app(
     app = Flask(__name__)
     # Flask answers 413 itself for bodies over this, before any view reads them.
     app.config["MAX_CONTENT_LENGTH"] = settings.max_body_bytes
-    inbox = Inbox(engine, settings, build_router(), services=services, clock=clock)
+    inbox = Inbox(
+        engine,
+        settings,
+        build_router(),
+        services=services,
+        clock=clock,
+        spool=Spool(settings.spool_path, limit=settings.spool_max_messages),
+    )
     _warm_up(engine, settings)
     app.extensions["grievance"] = {"settings": settings, "engine": engine, "inbox": inbox}
     app.register_blueprint(webhook_blueprint)

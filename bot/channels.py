@@ -3,6 +3,16 @@
 A channel answers each send with a SendResult: sent, retry later (with the reason), or dead (a
 permanent failure: retrying cannot help). Which channel reaches a person is decided in one
 place, `channel_for`, from the identities bound to the roster entry.
+
+Just before each API call a channel has the worker mark the message `sending` (its own commit,
+naming the call: wecom, wechat_cs, wechat_template). A message found `sending` later — its
+worker was killed, or the call timed out after the request left — may have reached the phone.
+It is sent again only where WeChat drops the repeat itself: 企业微信 app messages go out with
+`enable_duplicate_check` (the same request within `WECOM_DUPLICATE_CHECK_SECONDS` is not
+delivered twice), 公众号 template messages with a `client_msg_id` fixed per message (one
+message per openid and id within ten minutes). A customer-service message has no such id:
+found `sending`, it is held as an "uncertain" dead letter for the office to check
+(`resend_is_safe`).
 """
 
 from __future__ import annotations
@@ -18,11 +28,13 @@ from enum import StrEnum
 from typing import Any, Protocol
 
 import requests
+import urllib3.exceptions
 from sqlalchemy import Engine, func
 from sqlmodel import col, select
 from wechatpy.exceptions import WeChatClientException
 
 from bot.access_token import (
+    HTTP_TIMEOUT_SECONDS,
     TOKEN_ERRORS,
     TokenUnavailable,
     WechatApiClient,
@@ -65,6 +77,69 @@ UNAVAILABLE_ERRORS = frozenset({-1, 45009, 45011})  # system busy, API frequency
 RETRY_BASE_SECONDS = 30.0
 RETRY_CAP_SECONDS = 3600.0
 
+# How long WeChat drops a repeat of a call, per kind of call (None: it never does).
+WECOM_DUPLICATE_CHECK_SECONDS = 1800  # 企业微信: the same request JSON, 30 minutes (at most 4 h)
+TEMPLATE_CLIENT_MSG_ID_SECONDS = 600  # 公众号 template: one per openid + client_msg_id, 10 min
+DEDUP_WINDOWS: dict[str, float | None] = {
+    "wecom": WECOM_DUPLICATE_CHECK_SECONDS,
+    "wechat_template": TEMPLATE_CLIENT_MSG_ID_SECONDS,
+    "wechat_cs": None,  # customer-service messages: no id, no duplicate check
+}
+# The repeat must reach WeChat inside the window: one call's timeout and some slack before it.
+RESEND_MARGIN = timedelta(seconds=HTTP_TIMEOUT_SECONDS + 20)
+
+
+class LeaseLost(RuntimeError):
+    """Another worker claimed the message meanwhile: this one must not send it."""
+
+
+class Sending:
+    """The worker's side of one delivery: marks the message `sending` just before a call.
+
+    `resumed_via` names the call an earlier attempt made that may have gone through; the
+    channel must repeat exactly that call (same kind, same content, same client id).
+    """
+
+    def __init__(self, mark: Callable[[str], None], resumed_via: str | None = None) -> None:
+        self._mark = mark
+        self.resumed_via = resumed_via
+        self.marked_via: str | None = None
+
+    def about_to_call(self, via: str) -> None:
+        """Commit `sending` via `via`; LeaseLost when the message is no longer ours."""
+        self._mark(via)
+        self.marked_via = via
+
+
+def _about_to_call(sending: Sending | None, via: str) -> None:
+    if sending is not None:
+        sending.about_to_call(via)
+
+
+def _token_first(client: WechatApiClient | WecomApiClient) -> None:
+    """Get the access token first: after the `sending` mark comes the call and nothing else."""
+    client.tokens.get()
+
+
+def family_of(via: str) -> str:
+    """The channel a call belongs to: wechat_cs → wechat."""
+    return via.split("_", 1)[0]
+
+
+def resend_is_safe(via: str, started: datetime | None, now: datetime) -> bool:
+    """Whether a call that may have gone through can be repeated without a second delivery."""
+    if via == ConsoleChannel.name:
+        return True  # nothing left the machine
+    window = DEDUP_WINDOWS.get(via)
+    if window is None or started is None:
+        return False
+    return now - started < timedelta(seconds=window) - RESEND_MARGIN
+
+
+def client_msg_id(message: OutboxMessage) -> str:
+    """The 公众号 template message's client_msg_id: the same for every try of one message."""
+    return f"gb{message.id}-{int(message.created_at.timestamp())}"
+
 
 class Outcome(StrEnum):
     sent = "sent"
@@ -80,6 +155,7 @@ class SendResult:
     channel: str
     reason: str = ""
     unavailable: bool = False
+    uncertain: bool = False  # the request left: WeChat may have delivered it all the same
 
     @classmethod
     def sent(cls, channel: str) -> SendResult:
@@ -87,9 +163,11 @@ class SendResult:
         return cls(Outcome.sent, channel)
 
     @classmethod
-    def retry(cls, channel: str, reason: str, *, unavailable: bool = False) -> SendResult:
-        """Not delivered now; worth another try later."""
-        return cls(Outcome.retry, channel, reason, unavailable)
+    def retry(
+        cls, channel: str, reason: str, *, unavailable: bool = False, uncertain: bool = False
+    ) -> SendResult:
+        """Not known to be delivered; worth another try later."""
+        return cls(Outcome.retry, channel, reason, unavailable, uncertain)
 
     @classmethod
     def dead(cls, channel: str, reason: str) -> SendResult:
@@ -102,7 +180,14 @@ class Channel(Protocol):
 
     name: str
 
-    def send(self, person: Person, message: OutboxMessage, *, now: datetime) -> SendResult:
+    def send(
+        self,
+        person: Person,
+        message: OutboxMessage,
+        *,
+        now: datetime,
+        sending: Sending | None = None,
+    ) -> SendResult:
         """Deliver one message; never raises for WeChat's or the network's failures."""
         ...
 
@@ -119,7 +204,12 @@ def failure(channel: str, exc: BaseException) -> SendResult:
     if isinstance(exc, TokenUnavailable):
         return SendResult.retry(channel, f"no access token: {exc}", unavailable=True)
     if isinstance(exc, requests.RequestException):
-        return SendResult.retry(channel, f"network: {type(exc).__name__}", unavailable=True)
+        return SendResult.retry(
+            channel,
+            f"network: {type(exc).__name__}",
+            unavailable=True,
+            uncertain=may_have_arrived(exc),
+        )
     if isinstance(exc, WeChatClientException):
         code = exc.errcode
         if code is None:
@@ -135,6 +225,21 @@ def failure(channel: str, exc: BaseException) -> SendResult:
             )
         return SendResult.retry(channel, described, unavailable=code in UNAVAILABLE_ERRORS)
     raise exc
+
+
+def may_have_arrived(exc: requests.RequestException) -> bool:
+    """Whether WeChat may have taken a call that failed on the network.
+
+    A connection never made (refused, unresolvable, timed out connecting) sent nothing; a
+    timeout waiting for the answer, or a connection lost after the request, may have.
+    """
+    if isinstance(exc, requests.ConnectTimeout):
+        return False
+    if isinstance(exc, requests.ConnectionError):
+        reason = exc.args[0] if exc.args else None
+        reason = getattr(reason, "reason", reason)  # urllib3's MaxRetryError wraps the cause
+        return not isinstance(reason, urllib3.exceptions.NewConnectionError)
+    return True
 
 
 CALL_ERRORS = (WeChatClientException, requests.RequestException, TokenUnavailable)
@@ -157,8 +262,15 @@ class ConsoleChannel:
     def __init__(self, echo: Callable[[str], None] | None = None) -> None:
         self.echo = echo  # also show each message here (the CLI passes click.echo)
 
-    def send(self, person: Person, message: OutboxMessage, *, now: datetime) -> SendResult:
-        """Log the message as it would be sent."""
+    def send(
+        self,
+        person: Person,
+        message: OutboxMessage,
+        *,
+        now: datetime,
+        sending: Sending | None = None,
+    ) -> SendResult:
+        """Log the message as it would be sent (no `sending` mark: nothing leaves the machine)."""
         via = "企业微信" if person.wecom_userid else "公众号"
         if self.echo is not None:
             self.echo(f"—— to {person.name} via {via} [{message.kind}] ——\n{message.text}")
@@ -181,11 +293,31 @@ class WecomChannel:
     def __init__(self, client: WecomApiClient) -> None:
         self.client = client
 
-    def send(self, person: Person, message: OutboxMessage, *, now: datetime) -> SendResult:
-        """Send a text app message; a userid WeChat lists as invalid is a permanent failure."""
+    def send(
+        self,
+        person: Person,
+        message: OutboxMessage,
+        *,
+        now: datetime,
+        sending: Sending | None = None,
+    ) -> SendResult:
+        """Send a text app message; a userid WeChat lists as invalid is a permanent failure.
+
+        With 企业微信's duplicate check on, a repeat of the same request (after a worker died
+        mid-call) within the check's interval is not delivered again.
+        """
         userid = person.wecom_userid or ""
+        payload = {
+            "msgtype": "text",
+            "text": {"content": message.text},
+            "safe": 0,
+            "enable_duplicate_check": 1,
+            "duplicate_check_interval": WECOM_DUPLICATE_CHECK_SECONDS,
+        }
         try:
-            result = self.client.message.send_text(self.client.agent_id, userid, message.text)
+            _token_first(self.client)
+            _about_to_call(sending, self.name)
+            result = self.client.message.send(self.client.agent_id, userid, msg=payload)
         except CALL_ERRORS as exc:
             return failure(self.name, exc)
         # Recipients outside the app's visible range come back here with errcode 0.
@@ -233,11 +365,26 @@ class WechatChannel:
             ).one()
         return int(sent) < CS_WINDOW_MESSAGES
 
-    def send(self, person: Person, message: OutboxMessage, *, now: datetime) -> SendResult:
-        """Customer-service message when the window is open; WeChat saying it is shut → template."""
+    def send(
+        self,
+        person: Person,
+        message: OutboxMessage,
+        *,
+        now: datetime,
+        sending: Sending | None = None,
+    ) -> SendResult:
+        """Customer-service message when the window is open; WeChat saying it is shut → template.
+
+        A template message that may have gone out already is repeated as that same template
+        (same client_msg_id), whatever the window says now.
+        """
         openid = person.wechat_openid or ""
+        if sending is not None and sending.resumed_via == "wechat_template":
+            return self._send_template(openid, message, sending)
         if self.window_open(person, now):
             try:
+                _token_first(self.client)
+                _about_to_call(sending, "wechat_cs")
                 self.client.message.send_text(openid, message.text)
                 return SendResult.sent("wechat_cs")
             except WeChatClientException as exc:
@@ -246,9 +393,11 @@ class WechatChannel:
                 log.info("window shut for %s (%s): template instead", mask(openid), exc.errcode)
             except (requests.RequestException, TokenUnavailable) as exc:
                 return failure("wechat_cs", exc)
-        return self._send_template(openid, message)
+        return self._send_template(openid, message, sending)
 
-    def _send_template(self, openid: str, message: OutboxMessage) -> SendResult:
+    def _send_template(
+        self, openid: str, message: OutboxMessage, sending: Sending | None
+    ) -> SendResult:
         template = self.templates.for_kind(message.kind)
         if template is None:
             return SendResult.dead(
@@ -256,11 +405,19 @@ class WechatChannel:
                 f"window closed and no template id for kind {message.kind!r} "
                 "(config/templates.toml)",
             )
-        data = template.render(template_values(message))
+        body: dict[str, Any] = {
+            "touser": openid,
+            "template_id": template.template_id,
+            "data": template.render(template_values(message)),
+            # wechatpy 1.8.18's send_template has no client_msg_id: the same call, by hand.
+            "client_msg_id": client_msg_id(message),
+        }
+        if template.url:
+            body["url"] = template.url
         try:
-            self.client.message.send_template(
-                openid, template.template_id, data, url=template.url or None
-            )
+            _token_first(self.client)
+            _about_to_call(sending, "wechat_template")
+            self.client.post("message/template/send", data=body)
         except CALL_ERRORS as exc:
             return failure("wechat_template", exc)
         return SendResult.sent("wechat_template")

@@ -11,13 +11,14 @@ import click
 import requests
 
 from bot.cli_jobs import jobs
-from bot.cli_outbox import outbox
+from bot.cli_outbox import outbox, spool
 from bot.cli_outbox import worker as worker_command
 from bot.cli_parse import parse
 from bot.cli_report import report
 from bot.cli_roster import demo, describe, roster, seed_demo_if_empty
 from bot.cli_support import open_database
 from bot.cli_tickets import ticket
+from bot.ingest import start_ingest
 from bot.phone import Phone, message_xml, reply_text, text_fields
 from bot.scheduler import start_scheduler
 from bot.worker import build_worker, run_worker
@@ -85,6 +86,10 @@ def serve(host: str, port: int, threads: int) -> None:
         daemon=True,
     )
     worker_thread.start()
+    # Callbacks spooled while the database was down are handled here once it is back.
+    ingest_thread = start_ingest(
+        app.extensions["grievance"]["inbox"], stop, poll_seconds=settings.worker_poll_seconds
+    )
     scheduler = start_scheduler(engine, settings)
     signal.signal(signal.SIGTERM, _exit_on_signal)
     click.echo(f"grievance-bot listening on http://{host}:{port}/wechat and /wecom")
@@ -94,6 +99,8 @@ def serve(host: str, port: int, threads: int) -> None:
         scheduler.shutdown(wait=True)
         stop.set()
         worker_thread.join(timeout=30)
+        if ingest_thread is not None:
+            ingest_thread.join(timeout=30)
 
 
 def _exit_on_signal(signum: int, _frame: object) -> None:
@@ -116,6 +123,7 @@ def _announce_development(settings: Settings, host: str, port: int) -> None:
 
 
 main.add_command(outbox)
+main.add_command(spool)
 main.add_command(worker_command)
 main.add_command(jobs)
 main.add_command(ticket)

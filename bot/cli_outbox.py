@@ -9,13 +9,18 @@ import threading
 from typing import Any
 
 import click
+from sqlalchemy import Engine
 from sqlmodel import col, select
 
 from bot.cli_support import open_database
+from bot.inbox import Inbox
+from bot.ingest import SpoolIngest, start_ingest
 from bot.scheduler import start_scheduler
+from bot.spool import Spool
 from bot.worker import run_worker
 from config.calendar import TIMEZONE
-from config.settings import ProductionConfigError, get_settings
+from config.settings import ProductionConfigError, Settings, get_settings
+from handlers import build_router, texts
 from models.base import utcnow
 from models.db import read_session, unit_of_work
 from models.outbox import OutboxMessage, OutboxStatus
@@ -69,6 +74,10 @@ def _line(message: OutboxMessage, person: Person | None) -> str:
         state = f"sent {_local(message.sent_at)} via {message.channel}"
     elif message.status == OutboxStatus.dead.value:
         state = f"dead after {message.attempts} attempt(s): {message.last_error}"
+    elif message.status == OutboxStatus.sending.value:
+        state = texts.OUTBOX_SENDING.format(
+            via=message.channel, since=_local(message.sent_at), attempts=message.attempts
+        )
     else:
         state = f"next try {_local(message.next_attempt_at)}, {message.attempts} attempt(s)"
         if message.last_error:
@@ -128,6 +137,7 @@ def outbox_retry(message_id: int | None, all_dead: bool) -> None:
             messages = [message]
         for message in messages:
             message.status = OutboxStatus.pending.value
+            message.sent_at = None  # the office decided: a fresh send, not a repeat
             message.attempts = 0
             message.next_attempt_at = now
             message.lease_until = None
@@ -159,7 +169,63 @@ def worker() -> None:
     click.echo(f"grievance-bot worker running ({settings.resolved_delivery} delivery)")
     with open_database(settings) as engine:
         scheduler = start_scheduler(engine, settings)
+        # This machine's spool (callbacks its webhook took while the database was down).
+        ingest_thread = start_ingest(
+            spool_inbox(engine, settings), stop, poll_seconds=settings.worker_poll_seconds
+        )
         try:
             run_worker(engine, settings, stop)
         finally:
             scheduler.shutdown(wait=True)
+            if ingest_thread is not None:
+                ingest_thread.join(timeout=30)
+
+
+def spool_inbox(engine: Engine, settings: Settings) -> Inbox:
+    """An inbox like the web app's, for ingesting the instance folder's spool."""
+    return Inbox(
+        engine,
+        settings,
+        build_router(),
+        spool=Spool(settings.spool_path, limit=settings.spool_max_messages),
+    )
+
+
+@click.group()
+def spool() -> None:
+    """Callbacks kept in the local spool while the database was down."""
+
+
+@spool.command("status")
+def spool_status() -> None:
+    """How many callbacks wait in this machine's spool, since when, and how many were set aside."""
+    settings = get_settings()
+    status = Spool(settings.spool_path, limit=settings.spool_max_messages).status()
+    click.echo(
+        texts.SPOOL_STATUS.format(
+            waiting=status.waiting,
+            limit=status.limit,
+            oldest=_local(status.oldest) if status.oldest else "-",
+            rejected=status.rejected,
+            folder=status.folder,
+        )
+    )
+
+
+@spool.command("ingest")
+def spool_ingest() -> None:
+    """Handle the waiting callbacks now (the worker and `serve` do it on their own)."""
+    settings = get_settings()
+    with open_database(settings) as engine:
+        inbox = spool_inbox(engine, settings)
+        assert inbox.spool is not None
+        counts = SpoolIngest(inbox, inbox.spool).run_once()
+    if counts.skipped:
+        raise click.ClickException(texts.SPOOL_INGEST_BUSY)
+    click.echo(
+        texts.SPOOL_INGESTED.format(
+            ingested=counts.ingested, repeats=counts.repeats, rejected=counts.rejected
+        )
+    )
+    if counts.database_down:
+        raise click.ClickException(texts.SPOOL_DATABASE_DOWN)

@@ -6,25 +6,33 @@ import hashlib
 import json
 import logging
 import math
+import sqlite3
 from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
+from xml.parsers.expat import ExpatError
 
 import wechatpy
 import wechatpy.enterprise
+import xmltodict
 from sqlalchemy import Engine
-from sqlalchemy.exc import IntegrityError, OperationalError
+from sqlalchemy.exc import DBAPIError, IntegrityError, InterfaceError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
+from sqlmodel import Session
 from wechatpy.replies import TextReply
 
+from bot.spool import Spool, SpoolEntry, SpoolFull
 from bot.wechat_crypto import MALFORMED_ERRORS, Malformed
+from config.calendar import TIMEZONE
 from config.settings import Settings
 from handlers import texts
 from handlers.router import Context, Message, Router
 from models.base import utcnow
 from models.conversation import ConversationState
-from models.db import read_session, unit_of_work
+from models.db import WriteBusy, read_session, unit_of_work
 from models.inbound import InboundMessage, column_chars, dedup_key_for, find_inbound
-from models.person import BindingAttempt, Person
+from models.outbox import enqueue
+from models.person import BindingAttempt, Person, person_for_sender
 from models.ticket import Attachment, Ticket
 
 log = logging.getLogger(__name__)
@@ -53,6 +61,16 @@ ID_FIELD_CHARS = {
     "PicUrl": column_chars(Attachment.url),
 }
 LABEL_CHARS = column_chars(Attachment.label)  # free text (location label, title): cut to fit
+WHAT_MAX_CHARS = 12  # of a message quoted in a late answer
+SQLITE_UNAVAILABLE = (
+    "unable to open",
+    "database is locked",
+    "readonly database",
+    "disk i/o error",
+    "database or disk is full",
+    "file is not a database",
+    "database disk image is malformed",
+)
 
 
 def mask(identifier: str | None) -> str:
@@ -233,7 +251,11 @@ def render_reply(text: str, raw: Any, now: datetime) -> str:
 
 
 class Inbox:
-    """Turns each callback into exactly one recorded effect and one reply, however often sent."""
+    """Turns each callback into exactly one recorded effect and one reply, however often sent.
+
+    When the database cannot take a callback, it goes to the spool (when one is given) and is
+    handled later by `ingest`, through the same dispatch and under the same dedup key.
+    """
 
     def __init__(
         self,
@@ -242,16 +264,43 @@ class Inbox:
         router: Router,
         services: dict[str, Any] | None = None,
         clock: Callable[[], datetime] = utcnow,
+        spool: Spool | None = None,
     ) -> None:
         self.engine = engine
         self.settings = settings
         self.router = router
         self.services = services or {}
         self.clock = clock
+        self.spool = spool
 
-    def receive(self, raw: Any, message: Message) -> str:
-        """Record, dispatch and answer one parsed message; a repeat gets the first answer."""
+    def receive(self, raw: Any, message: Message, xml: str | None = None) -> str:
+        """Record, dispatch and answer one parsed message; a repeat gets the first answer.
+
+        `xml` is the decrypted callback: with it, a message the database cannot take now is
+        spooled and answered "已收到", and so is any message of a sender whose earlier ones
+        still wait in the spool (their order is kept).
+        """
         key = dedup_key_of(raw, message)
+        spool = self.spool if xml is not None else None
+        if spool is not None and self._waiting_in_spool(spool, message):
+            assert xml is not None
+            return self._spool(spool, raw, message, key, xml, "earlier messages wait")
+        try:
+            return self._receive_recorded(raw, message, key)
+        except Exception as exc:
+            if spool is None or not database_unavailable(exc):
+                raise
+            assert xml is not None
+            log.warning(
+                "database unavailable for %s %s from %s: %s",
+                message.channel,
+                message.type,
+                mask(message.sender),
+                describe_failure(exc),
+            )
+            return self._spool(spool, raw, message, key, xml, describe_failure(exc))
+
+    def _receive_recorded(self, raw: Any, message: Message, key: str) -> str:
         for _attempt in range(5):
             try:
                 return self._receive_once(raw, message, key)
@@ -259,10 +308,6 @@ class Inbox:
                 # Another process recorded the same delivery first: the next pass reads its
                 # reply. Any other unique clash is a real error, not something to repeat.
                 if not self._seen(message, key):
-                    raise
-                continue
-            except OperationalError as exc:
-                if "locked" not in str(exc).lower():
                     raise
                 continue
         raise RuntimeError("could not record an inbound message after repeated conflicts")
@@ -273,7 +318,8 @@ class Inbox:
 
     def _receive_once(self, raw: Any, message: Message, key: str) -> str:
         now = self.clock()
-        # WeChat gives up after 5 seconds: rather answer "try again" in time than succeed late.
+        # WeChat gives up after 5 seconds: rather spool (or answer "try again") in time than
+        # succeed late.
         with unit_of_work(self.engine, wait=WRITER_WAIT_SECONDS) as session:
             seen = find_inbound(session, message.channel, message.sender, key)
             if seen is not None:
@@ -281,21 +327,208 @@ class Inbox:
                     "repeat delivery %s from %s answered from store", key, mask(message.sender)
                 )
                 return seen.reply or SUCCESS
-            record = InboundMessage(
-                channel=message.channel,
-                sender=message.sender,
-                dedup_key=key,
-                msg_type=message.type,
-                received_at=now,
-            )
-            session.add(record)
-            session.flush()  # on PostgreSQL a concurrent twin blocks here until we commit
-            ctx = Context(session=session, settings=self.settings, now=now, services=self.services)
-            text = self.router.dispatch(message, ctx)
-            record.reply = render_reply(text, raw, now) if text else SUCCESS
-            session.add(record)
-        return record.reply
+            record, _text = self._dispatch(session, raw, message, key, now)
+        return record.reply or SUCCESS
+
+    def _dispatch(
+        self, session: Session, raw: Any, message: Message, key: str, now: datetime
+    ) -> tuple[InboundMessage, str | None]:
+        """Record the delivery and run its handler in the caller's transaction."""
+        record = InboundMessage(
+            channel=message.channel,
+            sender=message.sender,
+            dedup_key=key,
+            msg_type=message.type,
+            received_at=now,
+        )
+        session.add(record)
+        session.flush()  # on PostgreSQL a concurrent twin blocks here until we commit
+        ctx = Context(session=session, settings=self.settings, now=now, services=self.services)
+        text = self.router.dispatch(message, ctx)
+        record.reply = render_reply(text, raw, now) if text else SUCCESS
+        session.add(record)
+        return record, text
 
     def error_reply(self, raw: Any) -> str:
         """The answer when handling failed: nothing was stored, so WeChat's retry tries again."""
         return render_reply(texts.INTERNAL_ERROR, raw, self.clock())
+
+    # ------------------------------------------------------------------------- the spool
+
+    def _waiting_in_spool(self, spool: Spool, message: Message) -> bool:
+        try:
+            return spool.holds(message.channel, message.sender)
+        except OSError:
+            log.exception("cannot read the spool in %s", spool.folder)
+            return False
+
+    def _spool(
+        self, spool: Spool, raw: Any, message: Message, key: str, xml: str, reason: str
+    ) -> str:
+        """Keep the callback for later and answer at once."""
+        now = self.clock()
+        if message.type == "event" and message.event == "location":
+            return SUCCESS  # sent every few seconds and ignored anyway: the next one will do
+        try:
+            added, waiting = spool.add(
+                channel=message.channel,
+                sender=message.sender,
+                key=key,
+                xml=xml,
+                received_at=now,
+                reason=reason,
+            )
+        except SpoolFull:
+            log.error(
+                "spool full (%d waiting in %s): %s from %s refused, the sender is asked to "
+                "send it again later",
+                spool.limit,
+                spool.folder,
+                message.type,
+                mask(message.sender),
+            )
+            return render_reply(texts.SPOOL_FULL, raw, now)
+        except OSError:
+            log.exception("cannot write the spool in %s", spool.folder)
+            return self.error_reply(raw)
+        if added:
+            level = logging.ERROR if waiting * 2 >= spool.limit else logging.WARNING
+            log.log(
+                level,
+                "%s %s from %s kept in the spool (%d of at most %d waiting): %s",
+                message.channel,
+                key,
+                mask(message.sender),
+                waiting,
+                spool.limit,
+                reason,
+            )
+        else:
+            log.info("repeat of spooled %s from %s", key, mask(message.sender))
+        if message.type == "event":
+            return SUCCESS
+        return render_reply(texts.SPOOLED, raw, now)
+
+    def ingest(self, entry: SpoolEntry) -> bool:
+        """Handle a spooled callback as it would have been; True when it took effect now.
+
+        It runs at the time it arrived, in one transaction with a message to its sender
+        carrying the reply the webhook could not give. Recorded already (an earlier ingest
+        that crashed before the spool moved on, or a WeChat retry that got through) it causes
+        nothing; the message to the sender goes out once, under its own dedup key.
+        """
+        raw, message = parse_wechat_xml(entry.xml, entry.channel)
+        for _attempt in range(3):
+            try:
+                return self._ingest_once(raw, message, entry)
+            except IntegrityError:
+                if not self._seen(message, entry.key):
+                    raise
+        raise RuntimeError("could not record a spooled message after repeated conflicts")
+
+    def _ingest_once(self, raw: Any, message: Message, entry: SpoolEntry) -> bool:
+        arrived = entry.received_at or self.clock()
+        with unit_of_work(self.engine) as session:
+            seen = find_inbound(session, message.channel, message.sender, entry.key)
+            if seen is None:
+                _record, text = self._dispatch(session, raw, message, entry.key, arrived)
+            else:
+                text = reply_content(seen.reply)
+            if text:
+                self._tell_sender(session, message, entry, texts.SPOOL_REPLY, arrived, reply=text)
+        return seen is None
+
+    def tell_failed(self, entry: SpoolEntry) -> None:
+        """Ask the sender of a spooled callback that could not be handled to send it again."""
+        if entry.damaged is not None:
+            return  # nobody to tell: the line says not whose it was
+        try:
+            _raw, message = parse_wechat_xml(entry.xml, entry.channel)
+        except Malformed:
+            message = None
+        if message is not None and message.type == "event":
+            return
+        with unit_of_work(self.engine) as session:
+            self._tell_sender(
+                session, message, entry, texts.SPOOL_FAILED, entry.received_at or self.clock()
+            )
+
+    def _tell_sender(
+        self,
+        session: Session,
+        message: Message | None,
+        entry: SpoolEntry,
+        template: str,
+        arrived: datetime,
+        **fields: str,
+    ) -> None:
+        person = person_for_sender(session, entry.channel, entry.sender)
+        text = template.format(
+            time=_local_time(arrived),
+            what=what_was_sent(message),
+            **fields,
+        )
+        identity = "\0".join((entry.channel, entry.sender, entry.key))
+        enqueue(
+            session,
+            person_id=person.id if person else None,
+            kind="reply",
+            text=text,
+            now=self.clock(),
+            dedup_key="spool:" + hashlib.sha256(identity.encode("utf-8")).hexdigest()[:48],
+            recipient=(entry.channel, entry.sender),
+        )
+
+
+def _local_time(moment: datetime) -> str:
+    local = moment.astimezone(TIMEZONE)
+    return f"{local.month}月{local.day}日{local:%H:%M}"
+
+
+def what_was_sent(message: Message | None) -> str:
+    """A few words saying which message a late answer belongs to."""
+    if message is None:
+        return "消息"
+    if message.type == "text" and message.content.strip():
+        words = " ".join(message.content.split())
+        if len(words) > WHAT_MAX_CHARS:
+            return words[: WHAT_MAX_CHARS - 1] + "…"
+        return words
+    return texts.MEDIA_KINDS.get(message.type, "消息")
+
+
+def reply_content(rendered: str | None) -> str | None:
+    """The text inside a stored passive reply, None for `success`."""
+    if not rendered or rendered == SUCCESS:
+        return None
+    try:
+        content = xmltodict.parse(rendered)["xml"].get("Content")
+    except (ExpatError, KeyError, TypeError):
+        return None
+    return content if isinstance(content, str) and content else None
+
+
+def database_unavailable(exc: BaseException) -> bool:
+    """Whether a failure says the database cannot take writes now, rather than a bug.
+
+    Unreachable, refused, dropped or shut-down connections, a SQLite file that cannot be
+    opened or written, a writer busy past the deadline (here or in another process): a later
+    try can succeed, so the callback is worth keeping. Data and programming errors are not.
+    """
+    if isinstance(exc, WriteBusy | InterfaceError | PoolTimeout):
+        return True
+    if isinstance(exc, OperationalError):
+        if isinstance(exc.orig, sqlite3.Error):
+            # sqlite3 calls a syntax error "operational" too: only these mean the file failed.
+            text = str(exc.orig).lower()
+            return any(phrase in text for phrase in SQLITE_UNAVAILABLE)
+        return True  # PostgreSQL: connection refused, dropped, shut down, out of resources
+    return isinstance(exc, DBAPIError) and bool(exc.connection_invalidated)
+
+
+def describe_failure(exc: BaseException) -> str:
+    """One line about a database failure, for logs and the spool (no connection secrets)."""
+    if isinstance(exc, DBAPIError) and exc.orig is not None:
+        detail = str(exc.orig).strip().splitlines()
+        return f"{type(exc.orig).__name__}: {detail[0] if detail else ''}"[:300]
+    return f"{type(exc).__name__}: {exc}"[:300]

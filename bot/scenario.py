@@ -38,7 +38,7 @@ from sqlmodel import SQLModel, col, select
 
 import models.tables  # noqa: F401  (every table, for the reset)
 from bot.app import create_app
-from bot.channels import Channels, ConsoleChannel, SendResult, channel_for
+from bot.channels import Channels, ConsoleChannel, Sending, SendResult, channel_for
 from bot.cli_support import open_database
 from bot.phone import Phone, message_xml, next_msg_id, reply_text
 from bot.scheduler import JobContext, JobSpec, Weekly, job_specs
@@ -644,7 +644,14 @@ class PhoneChannel(ConsoleChannel):
 
     name = "scenario"
 
-    def send(self, person: Person, message: OutboxMessage, *, now: datetime) -> SendResult:
+    def send(
+        self,
+        person: Person,
+        message: OutboxMessage,
+        *,
+        now: datetime,
+        sending: Sending | None = None,
+    ) -> SendResult:
         """Hand the message over; the season reads it from the delivered batch."""
         return SendResult.sent(self.name)
 

@@ -113,7 +113,7 @@ def wechat() -> Response:
         return _refuse(403, str(exc), "wechat")
     except (Malformed, UnicodeDecodeError) as exc:
         return _refuse(400, str(exc), "wechat")
-    reply = _answer(raw, message)
+    reply = _answer(raw, message, xml)
     if encrypted and reply != SUCCESS and cipher is not None:
         return _xml(cipher.encrypt(reply, nonce, timestamp, key_index))
     return _xml(reply) if reply != SUCCESS else _plain(SUCCESS)
@@ -147,17 +147,17 @@ def wecom() -> Response:
         return _refuse(403, str(exc), "wecom")
     except Malformed as exc:
         return _refuse(400, str(exc), "wecom")
-    reply = _answer(raw, message)
+    reply = _answer(raw, message, xml)
     if reply == SUCCESS:
         return _plain(SUCCESS)
     return _xml(cipher.encrypt(reply, nonce, timestamp))
 
 
-def _answer(raw: Any, message: Message) -> str:
-    """Hand the message to the inbox; an internal error is logged and still answered."""
+def _answer(raw: Any, message: Message, xml: str) -> str:
+    """Hand the message to the inbox (with its plaintext, for the spool); errors still answer."""
     inbox = _inbox()
     try:
-        return inbox.receive(raw, message)
+        return inbox.receive(raw, message, xml)
     except Exception:
         log.exception(
             "handling %s %s from %s failed", message.channel, message.type, mask(message.sender)

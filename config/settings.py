@@ -74,6 +74,14 @@ class Settings(BaseSettings):
     worker_max_attempts: int = Field(default=12, gt=0)
     worker_poll_seconds: float = Field(default=2.0, gt=0)
     templates_file: Path | None = None  # template ids per notification kind; None: the default
+    # Callbacks kept in the instance folder's spool while the database is down; past this many
+    # waiting, new ones are refused (the sender is asked to send again later).
+    spool_max_messages: int = Field(default=10_000, gt=0)
+
+    @property
+    def spool_path(self) -> Path:
+        """The folder of the inbound spool."""
+        return self.instance_path / "spool"
 
     @property
     def resolved_delivery(self) -> Literal["console", "wechat"]:

@@ -33,6 +33,26 @@ WELCOME = (
 )
 
 INTERNAL_ERROR = "系统繁忙，您的消息没有处理成功，请过一分钟再发一次。"
+# The database could not take the message: it is kept in the local spool and handled later.
+SPOOLED = "已收到，稍后给您工单号。"
+SPOOL_FULL = "系统正在维护，暂时收不下新消息，请过半小时再发一次。"
+# What a spooled message came to, sent once the database is back: "您 10:03 发的“路灯坏了”："
+SPOOL_REPLY = "您{time}发的“{what}”：\n{reply}"
+SPOOL_FAILED = "您{time}发的“{what}”没能处理成功，请再发一次。"
+# An outbox message's last error when a worker stopped in the middle of sending it and WeChat
+# would not drop a second copy (customer-service messages): `outbox list --dead` shows it.
+OUTBOX_UNCERTAIN = (
+    "结果不明：发送途中进程中断，微信可能已经送达；请向收件人核实，没收到再用 outbox retry 重发"
+)
+OUTBOX_SENDING = "发送中（{via}，{since} 开始，第 {attempts} 次），结果未定"
+# `grievance-bot spool …`, for whoever runs the server.
+SPOOL_STATUS = (
+    "暂存区 {folder}：{waiting} 条消息等待入库（上限 {limit}），最早一条 {oldest}；"
+    "无法处理而搁置的 {rejected} 条（见 rejected.jsonl）。"
+)
+SPOOL_INGESTED = "入库 {ingested} 条，已入库过的 {repeats} 条，搁置 {rejected} 条。"
+SPOOL_INGEST_BUSY = "另一个进程正在处理暂存区，稍后再试。"
+SPOOL_DATABASE_DOWN = "数据库仍不可用，剩下的消息留在暂存区，稍后会自动入库。"
 
 
 # ---------------------------------------------------------------- Tickets: intake

@@ -14,7 +14,8 @@ from models.base import utc_column
 
 
 class OutboxStatus(StrEnum):
-    pending = "pending"
+    pending = "pending"  # waiting; never handed to WeChat since it was last put back
+    sending = "sending"  # a call was about to be made: WeChat may have taken it
     sent = "sent"
     dead = "dead"
 
@@ -39,6 +40,7 @@ class OutboxMessage(SQLModel, table=True):
     lease_until: datetime | None = Field(default=None, sa_column=utc_column())
     last_error: str | None = Field(default=None, max_length=1024)
     created_at: datetime = Field(sa_column=utc_column(nullable=False))
+    # When it was sent; while `sending`, when the call that may have gone through began.
     sent_at: datetime | None = Field(default=None, sa_column=utc_column())
     channel: str | None = Field(default=None, max_length=32)  # how it went out: wecom, wechat_cs…
     # A WeChat identity to deliver to instead of the person's bound one: the phone a message

@@ -4,7 +4,15 @@ It serves tokens (公众号 /cgi-bin/token, 企业微信 /cgi-bin/gettoken), cus
 and 企业微信 app message sends, and media downloads, under `/wechat/cgi-bin/` and
 `/wecom/cgi-bin/`. It records every call and fails on demand: down (HTTP 503) for N calls or
 seconds, an errcode once, every token refused, 45015 for chosen openids, a permanent error for
-chosen recipients, a userid listed as invalid, and a send that blocks until released.
+chosen recipients, a userid listed as invalid, a send that blocks until released (never
+delivered), and a send that is delivered and then hangs before answering (what a killed worker
+leaves behind).
+
+It drops repeats the way WeChat documents: a 企业微信 app message with
+`enable_duplicate_check: 1` whose request JSON was delivered within `duplicate_check_interval`
+seconds (default 1800, at most 14400) is not delivered again; a 公众号 template message with a
+`client_msg_id` already delivered to that openid within 10 minutes is not either. Both answer
+errcode 0. `advance(seconds)` moves the fake's clock for those windows.
 """
 
 from __future__ import annotations
@@ -36,6 +44,9 @@ logging.getLogger("werkzeug").setLevel(logging.WARNING)
 
 SEND_ENDPOINTS = {"message/custom/send", "message/template/send", "message/send"}
 TOKEN_ENDPOINTS = {"token", "gettoken"}
+WECOM_DUPLICATE_CHECK_DEFAULT = 1800
+WECOM_DUPLICATE_CHECK_MAX = 4 * 3600
+TEMPLATE_CLIENT_MSG_ID_SECONDS = 600
 
 
 class _KeepAliveHandler(WSGIRequestHandler):
@@ -58,6 +69,7 @@ class Call:
     errcode: int | None  # None: answered with an HTTP error (down, blocked)
     template_id: str | None = None
     at: float = field(default_factory=time.monotonic)
+    deduped: bool = False  # answered ok but not delivered: a repeat WeChat drops
 
 
 class FakeWeChat:
@@ -78,8 +90,13 @@ class FakeWeChat:
         self.invalid_users: set[str] = set()
         self.media: dict[str, tuple[bytes, str]] = {}
         self.block_marker: str | None = None
+        self.hang_marker: str | None = None
         self.blocked = threading.Event()  # set when a send is held at the marker
         self.release = threading.Event()
+        self.clock_offset = 0.0  # seconds added to the clock of the dedup windows
+        self.answer_delay = 0.0  # seconds between delivering a send and answering it
+        self._wecom_delivered: dict[str, float] = {}  # request JSON → when delivered
+        self._templates_delivered: dict[tuple[str, str], tuple[float, int]] = {}
         self.port = 0
         self._server: Any = None
         self._thread: threading.Thread | None = None
@@ -108,10 +125,22 @@ class FakeWeChat:
         self.blocked.clear()
         self.block_marker = marker
 
+    def hang_after_delivering(self, marker: str) -> None:
+        """Deliver a send whose content contains `marker`, then hold its answer until released."""
+        self.release.clear()
+        self.blocked.clear()
+        self.hang_marker = marker
+
     def unblock(self) -> None:
-        """Stop holding sends; a held one is answered 503 (never delivered)."""
+        """Stop holding sends; a held one is answered (503 when it was never delivered)."""
         self.block_marker = None
+        self.hang_marker = None
         self.release.set()
+
+    def advance(self, seconds: float) -> None:
+        """Move the dedup windows' clock on, as if `seconds` had passed."""
+        with self.lock:
+            self.clock_offset += seconds
 
     # ------------------------------------------------------------------------- reading
 
@@ -121,7 +150,10 @@ class FakeWeChat:
             return [
                 c
                 for c in self.calls
-                if c.endpoint in SEND_ENDPOINTS and c.errcode == 0 and api in (None, c.api)
+                if c.endpoint in SEND_ENDPOINTS
+                and c.errcode == 0
+                and not c.deduped
+                and api in (None, c.api)
             ]
 
     def delivered_counts(self) -> Counter[str]:
@@ -227,13 +259,56 @@ class FakeWeChat:
         result: dict[str, Any] = {"errcode": 0, "errmsg": "ok"}
         if endpoint == "message/send":
             result["invaliduser"] = recipient if recipient in self.invalid_users else ""
+            call.deduped = self._wecom_repeat(body)
         if endpoint == "message/template/send":
-            result["msgid"] = next(self._serial)
+            call.deduped, result["msgid"] = self._template_repeat(body)
+        if self.hang_marker and content and self.hang_marker in content:
+            # Delivered now; the answer waits (its caller may be killed meanwhile).
+            call.errcode = 0
+            self._record(call)
+            self.blocked.set()
+            self.release.wait(timeout=60)
+            return Response(json.dumps(result, ensure_ascii=False), mimetype="application/json")
         return self._answer(call, result)
+
+    def _now(self) -> float:
+        return time.monotonic() + self.clock_offset
+
+    def _wecom_repeat(self, body: dict[str, Any]) -> bool:
+        """企业微信's duplicate check: the same request JSON within the interval is dropped."""
+        if str(body.get("enable_duplicate_check", 0)) != "1":
+            return False
+        interval = int(body.get("duplicate_check_interval") or WECOM_DUPLICATE_CHECK_DEFAULT)
+        interval = min(interval, WECOM_DUPLICATE_CHECK_MAX)
+        fingerprint = json.dumps(body, sort_keys=True, ensure_ascii=False)
+        with self.lock:
+            now = self._now()
+            first = self._wecom_delivered.get(fingerprint)
+            if first is not None and now - first < interval:
+                return True
+            self._wecom_delivered[fingerprint] = now
+            return False
+
+    def _template_repeat(self, body: dict[str, Any]) -> tuple[bool, int]:
+        """One template message per openid + client_msg_id within ten minutes."""
+        client_id = body.get("client_msg_id")
+        with self.lock:
+            now = self._now()
+            if client_id:
+                key = (str(body.get("touser")), str(client_id))
+                first = self._templates_delivered.get(key)
+                if first is not None and now - first[0] < TEMPLATE_CLIENT_MSG_ID_SECONDS:
+                    return True, first[1]
+            msgid = next(self._serial)
+            if client_id:
+                self._templates_delivered[key] = (now, msgid)
+            return False, msgid
 
     def _answer(self, call: Call, result: dict[str, Any]) -> Response:
         call.errcode = int(result["errcode"])
         self._record(call)
+        if self.answer_delay and call.endpoint in SEND_ENDPOINTS:
+            time.sleep(self.answer_delay)  # delivered already: the caller may die meanwhile
         return Response(json.dumps(result, ensure_ascii=False), mimetype="application/json")
 
     def _token(self, call: Call) -> Response:

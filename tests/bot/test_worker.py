@@ -20,14 +20,17 @@ from click.testing import CliRunner
 from sqlalchemy import Engine
 
 import bot.worker
-from bot.channels import Channels, SendResult, build_channels
+from bot.channels import Channels, Sending, SendResult, build_channels
 from bot.cli import main
 from bot.worker import DeliveryCounts, Worker
 from config.settings import Settings, get_settings
+from handlers import texts
 from models.base import utcnow
-from models.db import make_engine
-from models.outbox import OutboxMessage
+from models.db import make_engine, unit_of_work
+from models.inbound import InboundMessage
+from models.outbox import AccessToken, OutboxMessage
 from models.person import Person
+from tests.conftest import BACKENDS
 from tests.fake_wechat import (
     FakeWeChat,
     add_people,
@@ -216,7 +219,10 @@ def test_a_batch_stops_sending_before_its_lease_runs_out(
     class SlowChannel:
         name = "slow"
 
-        def send(self, person: Person, message: OutboxMessage, *, now: datetime) -> SendResult:
+        def send(
+            self, person: Person, message: OutboxMessage, *, now: datetime, sending: Sending
+        ) -> SendResult:
+            sending.about_to_call(self.name)
             clock[0] += 10  # each call takes ten seconds
             return SendResult.sent(self.name)
 
@@ -311,7 +317,8 @@ def test_a_worker_killed_mid_batch_leaves_its_messages_to_the_next_worker(
     assert process.returncode == -signal.SIGKILL, output
 
     rows = outbox_rows(engine)
-    assert [rows[i].status for i in ids] == ["sent"] * 3 + ["pending"] * 7
+    # The fourth was being sent (marked just before its call); the rest were never handed over.
+    assert [rows[i].status for i in ids] == ["sent"] * 3 + ["sending"] + ["pending"] * 6
     assert all(rows[i].lease_until is not None for i in ids[3:])
 
     successor = worker_for(engine, wsettings)
@@ -320,6 +327,203 @@ def test_a_worker_killed_mid_batch_leaves_its_messages_to_the_next_worker(
     assert (counts.claimed, counts.sent) == (7, 7)
     assert fake.delivered_counts() == {text: 1 for text in texts}
     assert all_sent(engine)
+
+
+# ------------------------------------------------------- killed after WeChat took the call
+
+TEMPLATES = """
+[default]
+template_id = "TPL-default"
+[default.fields]
+thing2 = "{text}"
+"""
+
+
+def _killed_mid_call(
+    fake: FakeWeChat, wsettings: Settings, tmp_path: Path, texts: list[str], marker: str
+) -> str:
+    """Run `grievance-bot worker` until WeChat has taken `marker`'s message, then SIGKILL it."""
+    templates = tmp_path / "templates.toml"
+    templates.write_text(TEMPLATES, encoding="utf-8")
+    fake.hang_after_delivering(marker)
+    env = _worker_env(
+        wsettings,
+        GRIEVANCE_DELIVERY="wechat",
+        GRIEVANCE_WECHAT_APPID="wxtestappid000001",
+        GRIEVANCE_WECHAT_SECRET="wechat-secret",
+        GRIEVANCE_WECHAT_API_BASE=fake.wechat_base,
+        GRIEVANCE_WECOM_CORP_ID="wwtestcorp000001",
+        GRIEVANCE_WECOM_AGENT_ID="1000002",
+        GRIEVANCE_WECOM_SECRET="wecom-secret",
+        GRIEVANCE_WECOM_API_BASE=fake.wecom_base,
+        GRIEVANCE_TEMPLATES_FILE=str(templates),
+    )
+    process = subprocess.Popen(
+        [str(BIN), "worker"], env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT
+    )
+    try:
+        assert fake.blocked.wait(timeout=30), "the worker never reached the send"
+        process.send_signal(signal.SIGKILL)
+        process.wait(timeout=10)
+    finally:
+        if process.poll() is None:
+            process.kill()
+        output = process.communicate()[0].decode(errors="replace")
+    fake.unblock()
+    assert process.returncode == -signal.SIGKILL, output
+    # It reached the phone before the kill.
+    assert sum(1 for call in fake.sends() if marker in (call.content or "")) == 1
+    return output
+
+
+@pytest.mark.parametrize(
+    ("how", "database_url"),
+    [("wecom", backend) for backend in BACKENDS] + [("wechat_template", "sqlite")],
+    indirect=["database_url"],
+)
+def test_a_worker_killed_after_wechat_took_a_message_does_not_deliver_it_twice(
+    how: str,
+    engine: Engine,
+    wsettings: Settings,
+    fake: FakeWeChat,
+    tmp_path: Path,
+    cli_env: None,
+) -> None:
+    people = add_people(engine, 5, wecom=how == "wecom", openid=how != "wecom", prefix="p")
+    texts = [f"msg-{i}" for i in range(6)]
+    ids = enqueue_texts(engine, people, texts, utcnow() - timedelta(minutes=1))
+    _killed_mid_call(fake, wsettings, tmp_path, texts, "msg-3")
+    assert outbox_rows(engine)[ids[3]].status == "sending"
+    assert f"发送中（{how}" in CliRunner().invoke(main, ["outbox", "list"]).output
+
+    templates = tmp_path / "templates.toml"
+    successor = worker_for(
+        engine, wsettings.model_copy(update={"templates_file": templates}), name="successor"
+    )
+    counts = successor.deliver_due(utcnow() + timedelta(seconds=61))
+    assert counts.sent == 3 and counts.dead == 0
+    # The repeat was made, with what lets WeChat drop it, and WeChat dropped it.
+    repeats = [c for c in fake.calls if c.deduped]
+    assert len(repeats) == 1 and "msg-3" in (repeats[0].content or "")
+    assert fake.delivered_counts() == {
+        (json.dumps({"thing2": {"value": t}}, ensure_ascii=False) if how != "wecom" else t): 1
+        for t in texts
+    }
+    rows = outbox_rows(engine)
+    assert {rows[i].status for i in ids} == {"sent"}
+    assert rows[ids[3]].channel == how
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+def test_a_customer_service_message_found_sending_is_held_for_the_office(
+    engine: Engine,
+    wsettings: Settings,
+    fake: FakeWeChat,
+    tmp_path: Path,
+    cli_env: None,
+) -> None:
+    people = add_people(engine, 3, wecom=False, openid=True, prefix="r")
+    with unit_of_work(engine) as session:  # they wrote an hour ago: the window is open
+        for i in range(3):
+            session.add(
+                InboundMessage(
+                    channel="wechat",
+                    sender=f"r-openid-{i}",
+                    dedup_key=f"msg:{i}",
+                    msg_type="text",
+                    received_at=utcnow() - timedelta(hours=1),
+                )
+            )
+    texts_sent = [f"进度-{i}" for i in range(3)]
+    ids = enqueue_texts(engine, people, texts_sent, utcnow() - timedelta(minutes=1))
+    _killed_mid_call(fake, wsettings, tmp_path, texts_sent, "进度-1")
+
+    successor = worker_for(engine, wsettings, name="successor")
+    counts = successor.deliver_due(utcnow() + timedelta(seconds=61))
+    assert (counts.sent, counts.dead, counts.uncertain) == (1, 1, 1)
+    assert fake.delivered_counts() == {t: 1 for t in texts_sent}  # not a second time
+    held = outbox_rows(engine)[ids[1]]
+    assert (held.status, held.channel, held.last_error) == (
+        "dead",
+        "wechat_cs",
+        texts.OUTBOX_UNCERTAIN,
+    )
+    listed = CliRunner().invoke(main, ["outbox", "list", "--dead"]).output
+    assert "结果不明" in listed and "outbox retry" in listed
+
+
+def test_a_repeat_is_not_made_once_wechats_dedup_window_is_over(
+    engine: Engine, wsettings: Settings, fake: FakeWeChat, tmp_path: Path
+) -> None:
+    templates = tmp_path / "templates.toml"
+    templates.write_text(TEMPLATES, encoding="utf-8")
+    tsettings = wsettings.model_copy(update={"templates_file": templates})
+    [reporter] = add_people(engine, 1, wecom=False, openid=True, prefix="t")
+    start = utcnow()
+    [message_id] = enqueue_texts(engine, [reporter], ["模板-1"], start)
+    fake.hang_after_delivering("模板-1")
+    first = worker_for(engine, tsettings, name="first")
+    hung = threading.Thread(target=first.deliver_due, args=(start,))
+    hung.start()
+    assert fake.blocked.wait(timeout=10)
+    # Nobody looks again for eleven minutes: WeChat's ten for client_msg_id are over.
+    fake.advance(11 * 60)
+    counts = worker_for(engine, tsettings, name="late").deliver_due(start + timedelta(minutes=11))
+    fake.unblock()
+    hung.join(timeout=10)
+    assert (counts.dead, counts.uncertain) == (1, 1)
+    assert len(fake.calls_to("message/template/send")) == 1
+    row = outbox_rows(engine)[message_id]
+    assert (row.status, row.last_error) == ("dead", texts.OUTBOX_UNCERTAIN)  # the late answer
+    # of the first worker does not overwrite it (fenced by the attempt number)
+
+
+def test_a_call_that_timed_out_after_leaving_is_repeated_only_as_a_deduplicated_call(
+    engine: Engine, wsettings: Settings, fake: FakeWeChat, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import bot.access_token
+
+    monkeypatch.setattr(bot.access_token, "HTTP_TIMEOUT_SECONDS", 0.5)
+    [cadre] = add_people(engine, 1, prefix="c")
+    start = utcnow()
+    [message_id] = enqueue_texts(engine, [cadre], ["超时的消息"], start)
+    worker = worker_for(engine, wsettings)
+    fake.hang_after_delivering("超时的消息")
+    try:
+        counts = worker.deliver_due(start)  # WeChat took it; the answer never came
+    finally:
+        fake.unblock()
+    assert counts.retried == 1
+    row = outbox_rows(engine)[message_id]
+    assert (row.status, row.channel) == ("sending", "wecom")
+    assert "ReadTimeout" in (row.last_error or "")
+
+    counts = worker.deliver_due(start + timedelta(minutes=2))
+    assert counts.sent == 1
+    assert fake.delivered_counts() == {"超时的消息": 1}
+    assert [c.deduped for c in fake.calls_to("message/send")] == [False, True]
+
+
+def test_a_refused_connection_sent_nothing_and_is_retried_as_new(
+    engine: Engine, wsettings: Settings, now: datetime
+) -> None:
+    from tests.bot.test_cli import free_port
+
+    closed = f"http://127.0.0.1:{free_port()}/wecom/cgi-bin/"
+    settings = wsettings.model_copy(update={"wecom_api_base": closed})
+    [cadre] = add_people(engine, 1, prefix="c")
+    [message_id] = enqueue_texts(engine, [cadre], ["连不上"], now)
+    with unit_of_work(engine) as session:  # a token in store: the send itself is refused
+        session.add(
+            AccessToken(
+                app="wecom:wwtestcorp000001:1000002",
+                token="t",
+                expires_at=now + timedelta(hours=1),
+            )
+        )
+    assert worker_for(engine, settings).deliver_due(now).retried == 1
+    row = outbox_rows(engine)[message_id]
+    assert (row.status, row.sent_at) == ("pending", None)
 
 
 @pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
