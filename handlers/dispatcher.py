@@ -156,7 +156,7 @@ def reject(message: Message, ctx: Context) -> Reply:
     request = _pending_request(ctx, ticket)
     if request is None:
         return texts.NO_PENDING_REQUEST.format(id=ticket.id)
-    _close_request(ctx, request, person, "rejected", command.rest)
+    _close_request(ctx, request, person, "rejected", command.note)
     name = REQUEST_NAMES.get(request.kind, request.kind)
     if request.kind == "return":
         change_state(
@@ -166,7 +166,7 @@ def reject(message: Message, ctx: Context) -> Reply:
             kind="return_rejected",
             now=ctx.now,
             actor_id=person.id,
-            note=command.rest,
+            note=command.note,
         )
     else:
         record_event(
@@ -175,13 +175,13 @@ def reject(message: Message, ctx: Context) -> Reply:
             "extension_rejected",
             now=ctx.now,
             actor_id=person.id,
-            note=command.rest,
+            note=command.note,
         )
     notify(
         ctx,
         request.requested_by_id,
         f"{request.kind}_rejected",
-        texts.NOTIFY_REQUEST_REJECTED.format(id=ticket.id, request=name, reason=command.rest),
+        texts.NOTIFY_REQUEST_REJECTED.format(id=ticket.id, request=name, reason=command.note),
         ticket,
     )
     return texts.REQUEST_REJECTED.format(id=ticket.id, request=name)
@@ -252,7 +252,7 @@ def invalidate(message: Message, ctx: Context) -> Reply:
         return texts.NEEDS_TEXT.format(command="无效", what="原因", example="无效 12 重复发送")
     if not can_transition(ticket.state, TicketState.invalid):
         return wrong_state(ticket, "标记无效")
-    cancel_pending_requests(ctx.session, ticket, ctx.now, command.rest)
+    cancel_pending_requests(ctx.session, ticket, ctx.now, command.note)
     change_state(
         ctx.session,
         ticket,
@@ -260,17 +260,17 @@ def invalidate(message: Message, ctx: Context) -> Reply:
         kind="invalid",
         now=ctx.now,
         actor_id=person.id,
-        note=command.rest,
+        note=command.note,
     )
     notify(
         ctx,
         ticket.reporter_id,
         "invalid",
-        texts.NOTIFY_INVALID.format(id=ticket.id, reason=command.rest),
+        texts.NOTIFY_INVALID.format(id=ticket.id, reason=command.note),
         ticket,
     )
     if ticket.assignee_id is not None and ticket.assignee_id != person.id:
-        text = texts.NOTIFY_TAKEN_OFF_INVALID.format(id=ticket.id, reason=command.rest)
+        text = texts.NOTIFY_TAKEN_OFF_INVALID.format(id=ticket.id, reason=command.note)
         notify(ctx, ticket.assignee_id, "taken_off", text, ticket)
     return texts.MARKED_INVALID.format(id=ticket.id)
 

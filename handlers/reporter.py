@@ -8,7 +8,8 @@ from handlers.commands import parse_command
 from handlers.router import Context, Message, Reply
 from handlers.views import one_line, state_name
 from models.deadlines import set_deadlines
-from models.ticket import Rating, Ticket, TicketState
+from models.person import REPORTER_ROLES, roles_of
+from models.ticket import OPEN_STATES, Rating, Ticket, TicketState
 from models.tickets import awaiting_rating, may_handle, may_view_as_reporter, tickets_of_reporter
 from models.workflow import change_state
 
@@ -51,6 +52,26 @@ def mine(message: Message, ctx: Context) -> Reply:
     return "\n".join(
         [texts.MY_TICKETS_HEADER] + [one_line(ctx.session, ctx, t, ctx.now) for t in tickets]
     )
+
+
+# What a reporter still waits for: tickets being handled, and results waiting for a rating.
+UNFINISHED = tuple(state.value for state in (*OPEN_STATES, TicketState.resolved))
+
+
+def reporter_todo(message: Message, ctx: Context) -> Reply:
+    """待办 from a 邻长 (a cadre's command): the problems they reported that are not finished."""
+    person = ctx.person(message)
+    command = parse_command(message.content, ("待办", "我的待办"))
+    if person is None or person.id is None or command is None or command.rest:
+        return None
+    if not roles_of(ctx.session, person.id) & REPORTER_ROLES:
+        return None
+    tickets = tickets_of_reporter(ctx.session, person.id, states=UNFINISHED)
+    if not tickets:
+        return texts.REPORTER_TODO_NONE
+    lines = [texts.REPORTER_TODO_HEADER.format(count=len(tickets))]
+    lines += [one_line(ctx.session, ctx, t, ctx.now) for t in tickets]
+    return "\n".join(lines)
 
 
 def rate(message: Message, ctx: Context) -> Reply:
@@ -96,7 +117,7 @@ def rate(message: Message, ctx: Context) -> Reply:
         kind="reopened",
         now=ctx.now,
         actor_id=person.id,
-        note=command.rest,
+        note=command.note,
     )
     change_state(
         ctx.session,
@@ -112,7 +133,7 @@ def rate(message: Message, ctx: Context) -> Reply:
         ctx,
         ticket.assignee_id,
         "reopened",
-        texts.NOTIFY_REOPENED.format(reason=command.rest, **fields),
+        texts.NOTIFY_REOPENED.format(reason=command.note, **fields),
         ticket,
     )
     return texts.RATING_UNSATISFIED.format(id=ticket.id, assignee=fields["assignee"])

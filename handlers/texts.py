@@ -58,6 +58,17 @@ MEDIA_KINDS = {
 THANKS_REPLY = "不客气！有群众急难愁盼的问题随时发给我们。"
 GREETING_REPLY = "您好！有群众反映的问题直接发文字（可配照片）给我就行，发送“帮助”看用法。"
 ACK_REPLY = "好的。"
+RESOLVED_NEWS_REPLY = "好的，问题解决了就好！还有问题随时发给我们。"
+LOGISTICS_REPLY = "这里登记群众反映的问题；开会、报表等工作安排请问村干部或镇党政办。"
+FORWARDED_REPLY = "这里只登记群众反映的问题，转发的内容不作登记。"
+NOT_UNDERSTOOD = (
+    "没看明白您的意思。反映问题请直接说是什么问题、在哪个组，例如“3组路灯坏了”；"
+    "发送“帮助”查看用法。"
+)
+# A message that may be a problem, but nothing in it says so: ask rather than drop it.
+ASK_IS_PROBLEM = "是要反映问题吗？回复 1 是，2 不是"
+ASK_DECLINED = "好的，这条不登记。有问题随时直接发给我们。"
+QUESTION_PICK_ONE = "请回复 1 到 {count} 之间的数字。"
 NOT_A_REPORTER = "您的账号是干部账号，群众问题请让邻长反映；发送“帮助”查看干部命令。"
 
 CORRECTION_HELP = (
@@ -149,6 +160,9 @@ EXTENSION_TOO_LONG = "延期最多{max}个工作日。"
 
 # ---------------------------------------------------------------- Tickets: reporter
 MY_TICKETS_HEADER = "您最近反映的问题："
+# 待办 is a cadre's command; a 邻长 who sends it gets what they still wait for.
+REPORTER_TODO_HEADER = "您反映的问题中还没结案的有{count}件（“我的”看全部，“查询 12”看详情）："
+REPORTER_TODO_NONE = "您反映的问题都已结案，没有待办。发送“我的”查看全部；有新问题直接发文字。"
 NO_TICKETS = "您还没有反映过问题。直接发文字描述问题就可以。"
 TICKET_STATUS = "#{id}【{category}】{place}\n{summary}\n状态：{state}{assignee}{extra}"
 RATING_THANKS = "感谢评价！#{id} 已结案。"

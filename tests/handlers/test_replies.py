@@ -1,0 +1,240 @@
+"""What a 邻长 or cadre gets back: no problem swallowed, questions answered by number, commands
+in traditional script and English, notes kept as typed, and every line in Chinese."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from flask.testing import FlaskClient
+from sqlalchemy import Engine
+from sqlmodel import Session, select
+
+from bot.app import create_app
+from bot.phone import Phone, reply_text
+from config.settings import Settings
+from handlers import texts
+from models.conversation import ConversationState
+from models.ticket import Attachment, Ticket, TicketEvent, TicketState
+from tests.builders import say, send_xml
+from tests.handlers.test_intake import media_xml
+from tests.town import SmallTown, build_small_town
+
+
+@pytest.fixture
+def town(engine: Engine) -> SmallTown:
+    return build_small_town(engine)
+
+
+def tickets(engine: Engine) -> list[Ticket]:
+    with Session(engine) as session:
+        return list(session.exec(select(Ticket).order_by(Ticket.id)))  # type: ignore[arg-type]
+
+
+def events(engine: Engine, ticket_id: int | None, kind: str) -> list[TicketEvent]:
+    with Session(engine) as session:
+        stmt = (
+            select(TicketEvent)
+            .where(TicketEvent.ticket_id == ticket_id, TicketEvent.kind == kind)
+            .order_by(TicketEvent.id)  # type: ignore[arg-type]
+        )
+        return list(session.exec(stmt))
+
+
+class Clock:
+    """A clock the test moves; the app reads it for every message."""
+
+    def __init__(self, at: datetime) -> None:
+        self.at = at
+
+    def __call__(self) -> datetime:
+        return self.at
+
+
+@pytest.fixture
+def clock() -> Clock:
+    return Clock(datetime(2026, 11, 30, 2, 0, tzinfo=UTC))  # Monday 10:00 in Asia/Shanghai
+
+
+@pytest.fixture
+def timed_client(settings: Settings, engine: Engine, clock: Clock) -> FlaskClient:
+    settings = settings.model_copy(update={"wechat_max_clock_skew": 0})
+    return create_app(settings, engine=engine, clock=clock).test_client()
+
+
+# ---------------------------------------------------------------- problems are never swallowed
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "王家门口水管破了，到处是水，快来修",
+        "李家门口水管破了",
+        "我家门口水管爆了三天了没人修",
+    ],
+)
+def test_a_burst_pipe_by_someones_door_is_a_water_ticket(
+    client: FlaskClient, phone: Phone, engine: Engine, town: SmallTown, text: str
+) -> None:
+    # "家门口" and "水管" are two words, but "口水" (a word kept only to shield 水) straddled
+    # them and ate the 水 of 水管: nothing was left to say what the problem was.
+    reply = say(client, phone, town.openid("reporter"), text)
+    [ticket] = tickets(engine)
+    assert reply.startswith(f"已受理，工单号 #{ticket.id}")
+    assert ticket.category == "water" and "饮水供水" in reply
+
+
+def test_something_broken_with_no_topic_word_is_still_a_ticket(
+    client: FlaskClient, phone: Phone, engine: Engine, town: SmallTown
+) -> None:
+    reply = say(client, phone, town.openid("reporter"), "晒场边上那个铁架子倒了，快来修")
+    [ticket] = tickets(engine)
+    assert reply.startswith(f"已受理，工单号 #{ticket.id}") and ticket.category == "other"
+
+
+def test_an_unclear_message_is_asked_about_and_1_makes_the_ticket(
+    client: FlaskClient, phone: Phone, engine: Engine, town: SmallTown
+) -> None:
+    openid = town.openid("reporter")
+    text = "祠堂门前那块石板翘起来了"
+    assert say(client, phone, openid, text) == texts.ASK_IS_PROBLEM
+    assert tickets(engine) == []
+    reply = say(client, phone, openid, "1")
+    [ticket] = tickets(engine)
+    assert reply.startswith(f"已受理，工单号 #{ticket.id}")
+    assert ticket.text == text and ticket.state == TicketState.assigned.value
+    assert ticket.assignee_id is not None
+    # The question is answered: a second "1" is not another ticket.
+    assert not say(client, phone, openid, "1").startswith("已受理")
+    assert len(tickets(engine)) == 1
+
+
+def test_a_voice_note_asked_about_keeps_its_recording(
+    client: FlaskClient, phone: Phone, engine: Engine, town: SmallTown
+) -> None:
+    openid = town.openid("reporter")
+    xml = media_xml(
+        openid, "voice", MediaId="v7", Format="amr", Recognition="那个铁皮棚子被风吹跑了"
+    )
+    _, plaintext = send_xml(client, phone, xml)
+    assert reply_text(plaintext) == texts.ASK_IS_PROBLEM
+    assert say(client, phone, openid, "1").startswith("已受理")
+    [ticket] = tickets(engine)
+    with Session(engine) as session:
+        [voice] = session.exec(select(Attachment).where(Attachment.ticket_id == ticket.id))
+    assert voice.kind == "voice" and voice.media_id == "v7"
+
+
+def test_words_after_a_photo_complete_its_draft_without_a_question(
+    client: FlaskClient, phone: Phone, engine: Engine, town: SmallTown
+) -> None:
+    openid = town.openid("reporter")
+    send_xml(client, phone, media_xml(openid, "image", PicUrl="http://x/p.jpg", MediaId="m1"))
+    reply = say(client, phone, openid, "那个铁皮棚子被风吹跑了")
+    [ticket] = tickets(engine)
+    assert reply.startswith(f"已受理，工单号 #{ticket.id}")
+    assert ticket.state == TicketState.assigned.value
+
+
+def test_2_drops_the_kept_text_politely(
+    client: FlaskClient, phone: Phone, engine: Engine, town: SmallTown
+) -> None:
+    openid = town.openid("reporter")
+    assert say(client, phone, openid, "那个铁皮棚子被风吹跑了") == texts.ASK_IS_PROBLEM
+    assert say(client, phone, openid, "２") == texts.ASK_DECLINED
+    assert tickets(engine) == []
+    with Session(engine) as session:
+        assert session.exec(select(ConversationState)).all() == []
+
+
+def test_anything_else_after_the_question_goes_on_as_normal(
+    client: FlaskClient, phone: Phone, engine: Engine, town: SmallTown
+) -> None:
+    openid = town.openid("reporter")
+    assert say(client, phone, openid, "那个铁皮棚子被风吹跑了") == texts.ASK_IS_PROBLEM
+    reply = say(client, phone, openid, "3组路灯坏了")
+    [ticket] = tickets(engine)
+    assert reply.startswith(f"已受理，工单号 #{ticket.id}") and ticket.category == "road"
+    assert "路灯" in ticket.text  # the new words, not the kept ones
+    assert not say(client, phone, openid, "1").startswith("已受理")  # the question is gone
+    assert len(tickets(engine)) == 1
+
+
+def test_a_number_out_of_range_asks_again(
+    client: FlaskClient, phone: Phone, engine: Engine, town: SmallTown
+) -> None:
+    openid = town.openid("reporter")
+    say(client, phone, openid, "那个铁皮棚子被风吹跑了")
+    assert say(client, phone, openid, "3") == texts.QUESTION_PICK_ONE.format(count=2)
+    assert say(client, phone, openid, "1").startswith("已受理")
+
+
+def test_the_question_expires(
+    timed_client: FlaskClient, phone: Phone, engine: Engine, town: SmallTown, clock: Clock
+) -> None:
+    openid = town.openid("reporter")
+    assert say(timed_client, phone, openid, "那个铁皮棚子被风吹跑了") == texts.ASK_IS_PROBLEM
+    clock.at += timedelta(hours=2)
+    assert say(timed_client, phone, openid, "1") == texts.NOT_UNDERSTOOD
+    assert tickets(engine) == []
+
+
+def test_the_question_is_kept_per_sender(
+    client: FlaskClient, phone: Phone, engine: Engine, town: SmallTown
+) -> None:
+    say(client, phone, town.openid("reporter"), "那个铁皮棚子被风吹跑了")
+    assert say(client, phone, town.openid("reporter2"), "1") == texts.NOT_UNDERSTOOD
+    assert tickets(engine) == []
+
+
+def test_greetings_thanks_and_acknowledgements_alone_get_a_short_answer(
+    client: FlaskClient, phone: Phone, engine: Engine, town: SmallTown
+) -> None:
+    openid = town.openid("reporter")
+    assert say(client, phone, openid, "好的收到") == texts.ACK_REPLY
+    assert say(client, phone, openid, "hello") == texts.GREETING_REPLY
+    assert say(client, phone, openid, "明天几点开会") == texts.LOGISTICS_REPLY
+    assert say(client, phone, openid, "3组") == texts.NOT_UNDERSTOOD
+    assert tickets(engine) == []
+
+
+# ---------------------------------------------------------------- commands however they are typed
+
+
+def test_traditional_script_commands(
+    client: FlaskClient, phone: Phone, engine: Engine, town: SmallTown
+) -> None:
+    openid = town.openid("reporter")
+    say(client, phone, openid, "我們組的路燈壞了一個多月")
+    [ticket] = tickets(engine)
+    assert ticket.category == "road"  # read in simplified script, stored as typed
+    assert ticket.text == "我們組的路燈壞了一個多月"
+    status = say(client, phone, openid, f"查詢 {ticket.id}")
+    assert status.startswith(f"#{ticket.id}【道路交通】")
+    assert say(client, phone, openid, "幫助") == texts.HELP
+    assert say(client, phone, openid, "我的工單").startswith(texts.MY_TICKETS_HEADER)
+
+
+def test_english_commands(
+    client: FlaskClient, phone: Phone, engine: Engine, town: SmallTown
+) -> None:
+    openid = town.openid("reporter")
+    say(client, phone, openid, "我们组的路灯坏了")
+    [ticket] = tickets(engine)
+    assert say(client, phone, openid, "help") == texts.HELP
+    assert say(client, phone, openid, f"Status {ticket.id}").startswith(f"#{ticket.id}【道路交通】")
+    assert say(client, phone, openid, "my tickets").startswith(texts.MY_TICKETS_HEADER)
+    assert say(client, phone, openid, "please fix it") == texts.NOT_UNDERSTOOD
+
+
+def test_todo_from_a_neighbour_head_shows_what_they_wait_for(
+    client: FlaskClient, phone: Phone, engine: Engine, town: SmallTown
+) -> None:
+    openid = town.openid("reporter")
+    assert say(client, phone, openid, "待办") == texts.REPORTER_TODO_NONE
+    say(client, phone, openid, "我们组的路灯坏了")
+    [ticket] = tickets(engine)
+    reply = say(client, phone, openid, "待办")
+    assert reply.startswith(texts.REPORTER_TODO_HEADER.format(count=1))
+    assert f"#{ticket.id} 张家村3组【道路交通】已派单" in reply
+    assert tickets(engine) == [ticket]
