@@ -53,7 +53,7 @@ def parse_command(text: str, verbs: tuple[str, ...]) -> Command | None:
             number = int(match.group(1))
             start += match.end()
         rest = clean[start:].strip(_EDGES)
-        note = normalized.typed_from(start).strip(_EDGES) if rest else ""
+        note = normalized.typed_from(start).lstrip(_EDGES).rstrip() if rest else ""
         return Command(verb, number, rest, note)
     return None
 

@@ -15,6 +15,7 @@ from bot.phone import Phone, reply_text
 from config.settings import Settings
 from handlers import texts
 from models.conversation import ConversationState
+from models.outbox import OutboxMessage
 from models.ticket import Attachment, Ticket, TicketEvent, TicketState
 from tests.builders import say, send_xml
 from tests.handlers.test_intake import media_xml
@@ -238,3 +239,48 @@ def test_todo_from_a_neighbour_head_shows_what_they_wait_for(
     assert reply.startswith(texts.REPORTER_TODO_HEADER.format(count=1))
     assert f"#{ticket.id} 张家村3组【道路交通】已派单" in reply
     assert tickets(engine) == [ticket]
+
+
+# ---------------------------------------------------------------- notes are kept as typed
+
+
+def as_person(town: SmallTown, person_id: int | None) -> str:
+    person = next(p for p in town.people.values() if p.id == person_id)
+    assert person.wecom_userid
+    return person.wecom_userid
+
+
+def test_notes_results_and_reasons_are_stored_as_typed(
+    client: FlaskClient, phone: Phone, wecom_phone: Phone, engine: Engine, town: SmallTown
+) -> None:
+    reporter = town.openid("reporter")
+    say(client, phone, reporter, "我们组的路灯坏了一个多月，晚上黑漆漆的")
+    [ticket] = tickets(engine)
+    cadre = as_person(town, ticket.assignee_id)
+    say(client, wecom_phone, cadre, f"进度 {ticket.id} 已联系施工队，明天（周二）到：带灯泡！")
+    say(client, wecom_phone, cadre, f"延期 {ticket.id} ３天，等灯泡到货，周五前装好")
+    [extension] = events(engine, ticket.id, "extension_requested")
+    assert extension.note == "3个工作日：等灯泡到货，周五前装好"
+    say(client, wecom_phone, cadre, f"办结 {ticket.id} 换了灯泡，线路也查了；现在亮了。")
+    say(client, phone, reporter, f"不满意 {ticket.id} 只亮了一晚，今天又不亮了！")
+    [progress] = events(engine, ticket.id, "progress")
+    [resolved] = events(engine, ticket.id, "resolved")
+    [reopened] = events(engine, ticket.id, "reopened")
+    assert progress.note == "已联系施工队，明天（周二）到：带灯泡！"
+    assert resolved.note == "换了灯泡，线路也查了；现在亮了。"
+    assert reopened.note == "只亮了一晚，今天又不亮了！"
+    say(client, wecom_phone, cadre, f"退回 {ticket.id} 不归我们管，是村里的灯，请转村委会。")
+    [returned] = events(engine, ticket.id, "returned")
+    assert returned.note == "不归我们管，是村里的灯，请转村委会。"
+    dispatcher = town.people["dispatcher"].wecom_userid
+    assert dispatcher
+    say(client, wecom_phone, dispatcher, f"驳回 {ticket.id} 路灯归交通站，请继续办，谢谢！")
+    [rejected] = events(engine, ticket.id, "return_rejected")
+    assert rejected.note == "路灯归交通站，请继续办，谢谢！"
+    say(client, wecom_phone, dispatcher, f"无效 {ticket.id} 同一盏灯，已在别的工单办理。")
+    [invalid] = events(engine, ticket.id, "invalid")
+    assert invalid.note == "同一盏灯，已在别的工单办理。"
+    with Session(engine) as session:
+        assert session.get(Ticket, ticket.id).result == "换了灯泡，线路也查了；现在亮了。"  # type: ignore[union-attr]
+        texts_sent = [m.text for m in session.exec(select(OutboxMessage))]
+    assert any("已联系施工队，明天（周二）到：带灯泡！" in t for t in texts_sent)
