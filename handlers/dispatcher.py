@@ -7,7 +7,6 @@ from sqlmodel import col, select
 from handlers import texts
 from handlers.assignment import (
     assign,
-    local_time,
     notify,
     route,
     tell_reporters_reassigned,
@@ -15,7 +14,7 @@ from handlers.assignment import (
 from handlers.cadre import pick_person
 from handlers.commands import DISPATCH_ROLES, Command, begin_command, leading_number
 from handlers.router import Context, Message, Reply
-from handlers.views import one_line, route_label, wrong_state
+from handlers.views import local_due, one_line, route_label, wrong_state
 from models.deadlines import extend_resolve_due
 from models.person import Person
 from models.place import Place
@@ -121,7 +120,7 @@ def approve(message: Message, ctx: Context) -> Reply:
     ticket.resolve_due_at = extend_resolve_due(base, request.days)
     ticket.updated_at = ctx.now
     ctx.session.add(ticket)
-    due = local_time(ticket.resolve_due_at)
+    due = local_due(ticket.resolve_due_at)
     record_event(
         ctx.session,
         ticket,

@@ -10,7 +10,7 @@ from typing import Any
 from sqlmodel import Session, col, select
 
 from handlers import questions, texts
-from handlers.assignment import assign, notify, route, taxonomy_of, ticket_fields
+from handlers.assignment import assign, category_name, notify, route, taxonomy_of, ticket_fields
 from handlers.commands import chinese_number, parse_command
 from handlers.parser import COURTESY, FORWARDED, LOGISTICS, RESOLVED, GrievanceParser, ParseResult
 from handlers.router import NO_REPLY, Context, Message, Reply, to_simplified
@@ -121,8 +121,32 @@ def _route_and_assign(ctx: Context, ticket: Ticket, person: Person) -> None:
         assign(ctx, ticket, choice, actor_id=None)
 
 
-def _created_reply(ctx: Context, ticket: Ticket) -> str:
-    return texts.TICKET_CREATED.format(**ticket_fields(ctx, ticket))
+# Below this confidence the reply offers the correction of the category the parser thought next.
+SURE_OF_CATEGORY = 0.9
+
+
+def _created_reply(ctx: Context, ticket: Ticket, result: ParseResult, person: Person) -> str:
+    fields = ticket_fields(ctx, ticket)
+    return texts.TICKET_CREATED.format(fixit=_fixit_line(ctx, ticket, result, person), **fields)
+
+
+def _fixit_line(ctx: Context, ticket: Ticket, result: ParseResult, person: Person) -> str:
+    """The corrections this ticket may need, and no others: the runner-up category when the
+    parser was unsure, the reporter's own village when another was read, the other urgency."""
+    fixes = []
+    if result.confidence < SURE_OF_CATEGORY:
+        if result.runner_up:
+            fixes.append(
+                texts.FIX_CATEGORY.format(name=category_name(ctx.settings, result.runner_up))
+            )
+        else:
+            fixes.append(texts.FIX_CATEGORY_ANY)
+    home, group = home_of(ctx.session, person)
+    if home is not None and home.id != ticket.village_id:
+        place = f"{home.name} {group}组" if group else home.name
+        fixes.append(texts.FIX_PLACE.format(place=place))
+    fixes.append(texts.FIX_NOT_URGENT if ticket.urgent else texts.FIX_URGENT)
+    return texts.FIXIT.format(fixes=texts.FIX_SEPARATOR.join(fixes), id=ticket.id)
 
 
 def friendly_reply(text: str) -> str:
@@ -243,7 +267,7 @@ def _make_ticket(
         add_attachment(ctx.session, ticket, _attachment_of(message), ctx.now)
     ctx.session.flush()
     _route_and_assign(ctx, ticket, person)
-    return _created_reply(ctx, ticket)
+    return _created_reply(ctx, ticket, result, person)
 
 
 def _attachment_of(message: Message) -> Attachment:

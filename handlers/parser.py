@@ -110,6 +110,7 @@ class ParseResult:
     summary: str
     confidence: float
     kind: str = GRIEVANCE  # GRIEVANCE, or why not: COURTESY, LOGISTICS… UNSURE
+    runner_up: str | None = None  # the next likeliest category, when another scored at all
 
     @property
     def unsure(self) -> bool:
@@ -283,6 +284,8 @@ class GrievanceParser:
             group = reporter_group
         households = self._households(masked)
         urgent = self._urgent(norm, category, households)
+        scored = [self._codes[i] for i in ranked if scores[i] > 0]
+        runner_up = next((code for code in scored if code != category), None)
         return ParseResult(
             is_grievance=True,
             category=category,
@@ -292,6 +295,7 @@ class GrievanceParser:
             households=households,
             summary=_summary(text),
             confidence=round(max(0.05, min(0.99, confidence)), 3),
+            runner_up=runner_up,
         )
 
     # ------------------------------------------------------------------ grievance or not

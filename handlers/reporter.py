@@ -6,7 +6,7 @@ from handlers import texts
 from handlers.assignment import notify, ticket_fields
 from handlers.commands import parse_command
 from handlers.router import Context, Message, Reply
-from handlers.views import one_line, state_name
+from handlers.views import one_line, result_line, state_name
 from models.deadlines import set_deadlines
 from models.person import REPORTER_ROLES, roles_of
 from models.ticket import OPEN_STATES, Rating, Ticket, TicketState
@@ -32,11 +32,18 @@ def query(message: Message, ctx: Context) -> Reply:
     ):
         return texts.NOT_FOUND.format(id=command.number)
     fields = ticket_fields(ctx, ticket)
-    assignee = f"　承办：{fields['assignee']}" if ticket.assignee_id else ""
-    extra = f"\n结果：{ticket.result}" if ticket.result else ""
-    return texts.TICKET_STATUS.format(
-        state=state_name(ticket), extra=extra, **{**fields, "assignee": assignee}
+    merged_into = (
+        ctx.session.get(Ticket, ticket.duplicate_of_id) if ticket.duplicate_of_id else None
     )
+    shown = merged_into or ticket  # a merged ticket is handled as the one it was merged into
+    contact = ticket_fields(ctx, shown)["contact"] if shown.assignee_id else ""
+    assignee = texts.STATUS_ASSIGNEE.format(contact=contact) if contact else ""
+    extra = result_line(shown)
+    if merged_into is not None:
+        state = texts.STATUS_MERGED.format(target=merged_into.id, state=state_name(merged_into))
+    else:
+        state = state_name(ticket)
+    return texts.TICKET_STATUS.format(state=state, extra=extra, **{**fields, "assignee": assignee})
 
 
 def mine(message: Message, ctx: Context) -> Reply:

@@ -36,13 +36,20 @@ INTERNAL_ERROR = "系统繁忙，您的消息没有处理成功，请过一分�
 
 
 # ---------------------------------------------------------------- Tickets: intake
-TICKET_CREATED = (
-    "已受理，工单号 #{id}\n"
-    "【{category}】{place}{urgency}\n"
-    "承办：{assignee}\n"
-    "有误可回复：改 类别 饮水｜改 村 张家村 3组｜改 紧急/不急；撤回回复：撤回 #{id}"
-)
+TICKET_CREATED = "已受理，工单号 #{id}\n【{category}】{place}{urgency}\n承办：{contact}\n{fixit}"
+# The last line of TICKET_CREATED: only the corrections this ticket may need.
+FIXIT = "有误可回复：{fixes}；撤回：撤回 #{id}"
+FIX_SEPARATOR = "｜"
+FIX_CATEGORY = "改 类别 {name}"
+FIX_CATEGORY_ANY = "改 类别 类别名"
+FIX_PLACE = "改 村 {place}"
+FIX_URGENT = "改 紧急"
+FIX_NOT_URGENT = "改 不急"
 URGENT_MARK = "（紧急）"
+# The assignee as a reporter is told of them: whom to call.
+CONTACT = "{assignee}，电话 {phone}"
+# A town unit's people named with their unit ("水利站负责人"), not the role alone.
+UNIT_ROLE_NAMES = {"unit_head": "{unit}负责人", "unit_member": "{unit}工作人员"}
 DRAFT_OPENED = "收到{kind}。请再发几个字说明是什么问题、在哪个组，例如：“3组路灯坏了”。"
 DRAFT_STILL_WAITING = "工单 #{id} 还差几个字的说明，请直接发文字描述问题。"
 ATTACHED = "已把{kind}补充到工单 #{id}。"
@@ -74,7 +81,7 @@ NOT_A_REPORTER = "您的账号是干部账号，群众问题请让邻长反映�
 CORRECTION_HELP = (
     "更正的写法：\n改 类别 饮水\n改 村 张家村 3组\n改 紧急（或 改 不急）\n类别可写：{categories}"
 )
-CORRECTED = "已更正 #{id}：{what}\n现在：【{category}】{place}{urgency}，承办：{assignee}"
+CORRECTED = "已更正 #{id}：{what}\n现在：【{category}】{place}{urgency}，承办：{contact}"
 CORRECTION_TOO_LATE = "#{id} 已经签收办理，不能再改了。需要补充的话请直接发消息说明。"
 NOTHING_TO_CORRECT = "您最近没有可以更正的工单。"
 UNKNOWN_CATEGORY = "没有“{word}”这个类别。类别可写：{categories}"
@@ -137,6 +144,41 @@ ROUTE_NAMES = {
     "transfer": "{detail}转办",
     "fallback": "兜底派单",
 }
+ROUTE_BY_DISPATCHER = "调度员{detail}指派"  # dispatcher:肖德石, a 派 by hand
+ROUTE_DRAFT = "只发了照片或语音，转调度员"  # dispatcher:draft
+ROUTE_OTHER = "其他方式派单"
+ROUTED_TO = "{name}（{route}）"  # a timeline note "曾香军｜unit_head:水利站"
+ATTACHMENT_KIND = "附件"
+EVENT_OTHER = "其他"
+# The timeline's steps (ticket_event.kind), for 查看 and `grievance-bot ticket show`.
+EVENT_NAMES = {
+    "created": "受理",
+    "completed": "补充文字",
+    "assigned": "派单",
+    "rerouted": "重新派单",
+    "transferred": "转办",
+    "accepted": "签收",
+    "progress": "进展",
+    "resolved": "办结",
+    "returned": "申请退回",
+    "return_approved": "同意退回",
+    "return_rejected": "驳回退回",
+    "extension_requested": "申请延期",
+    "extension_approved": "同意延期",
+    "extension_rejected": "驳回延期",
+    "rated": "评价",
+    "reopened": "不满意重办",
+    "reassigned": "重办派单",
+    "corrected": "更正",
+    "withdrawn": "撤回",
+    "invalid": "认定无效",
+    "merged": "合并",
+    "attachment": "补充附件",
+    "draft_timeout": "转调度员",
+    "closed": "结案",
+    "reminded": "提醒",
+    "escalated": "督办",
+}
 RETURN_APPROVED = "已同意退回，#{id} 重新派给{name}（{route}）。"
 EXTENSION_APPROVED = "已同意 #{id} 延期，新的办结期限：{due}。"
 REQUEST_REJECTED = "已驳回 #{id} 的{request}申请。"
@@ -165,6 +207,11 @@ REPORTER_TODO_HEADER = "您反映的问题中还没结案的有{count}件（“�
 REPORTER_TODO_NONE = "您反映的问题都已结案，没有待办。发送“我的”查看全部；有新问题直接发文字。"
 NO_TICKETS = "您还没有反映过问题。直接发文字描述问题就可以。"
 TICKET_STATUS = "#{id}【{category}】{place}\n{summary}\n状态：{state}{assignee}{extra}"
+STATUS_ASSIGNEE = "\n承办：{contact}"
+STATUS_MERGED = "已并入 #{target}（同一问题），#{target} {state}"
+STATUS_RESULT = "\n结果：{result}"
+# After 不满意 the ticket is handled again: its result is the earlier one, not the answer.
+STATUS_EARLIER_RESULT = "\n上次办理结果（不满意，正在重办）：{result}"
 RATING_THANKS = "感谢评价！#{id} 已结案。"
 RATING_UNSATISFIED = "已收到您的意见，#{id} 已退回{assignee}重新办理。"
 RATING_WHICH = "您有几件待评价的工单，请写工单号，例如：满意 {id}"
@@ -181,6 +228,8 @@ DRAFT_TIMEOUT_NOTE = "一天内没有补充文字，转调度员处理"
 SLA_DEADLINE_ACK = "签收"
 SLA_DEADLINE_RESOLVE = "办结"
 SLA_DUE = "{month}月{day}日{hour:02d}:{minute:02d}"
+# A deadline in chat and CLI lines (handlers/views.py local_due): midnight reads 24:00.
+DUE_AT = "{month}月{day}日 {hour:02d}:{minute:02d}"
 SLA_REMINDER_ACK = (
     "【时限提醒 #{id}】{place}｜{summary}\n请在{due}前签收，时间已过大半。签收请回复：签收 {id}"
 )

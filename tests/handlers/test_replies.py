@@ -284,3 +284,147 @@ def test_notes_results_and_reasons_are_stored_as_typed(
         assert session.get(Ticket, ticket.id).result == "换了灯泡，线路也查了；现在亮了。"  # type: ignore[union-attr]
         texts_sent = [m.text for m in session.exec(select(OutboxMessage))]
     assert any("已联系施工队，明天（周二）到：带灯泡！" in t for t in texts_sent)
+
+
+# ---------------------------------------------------------------- what people read: no codes
+
+
+def test_view_shows_routes_and_attachments_in_words(
+    client: FlaskClient, phone: Phone, wecom_phone: Phone, engine: Engine, town: SmallTown
+) -> None:
+    reporter = town.openid("reporter")
+    say(client, phone, reporter, "我们组停水两天了，十几户没水吃")
+    [ticket] = tickets(engine)
+    send_xml(client, phone, media_xml(reporter, "image", PicUrl="http://x/p.jpg", MediaId="m1"))
+    dispatcher = town.people["dispatcher"].wecom_userid
+    assert dispatcher
+    say(client, wecom_phone, dispatcher, f"派 {ticket.id} 周干部")
+    view = say(client, wecom_phone, dispatcher, f"查看 {ticket.id}")
+    head = town.unit_heads["水利站"].name
+    assert f"派单：{head}（水利站负责人）" in view
+    assert "派单：周干部（调度员赵调度指派）" in view
+    assert "补充附件：照片" in view
+    for code in ("unit_head", "dispatcher:", "image", "｜"):
+        assert code not in view
+    with Session(engine) as session:  # the codes are kept as they were stored
+        assert session.get(Ticket, ticket.id).route == "dispatcher:赵调度"  # type: ignore[union-attr]
+
+
+# ---------------------------------------------------------------- the reply to a new ticket
+
+
+def last_line(reply: str) -> str:
+    return reply.splitlines()[-1]
+
+
+def test_the_fix_it_line_offers_only_what_this_ticket_may_need(
+    client: FlaskClient, phone: Phone, engine: Engine, town: SmallTown
+) -> None:
+    openid = town.openid("reporter")
+    clear = say(client, phone, openid, "我们组停水两天了，十几户没水吃，赶紧来看看")
+    assert last_line(clear) == texts.FIXIT.format(fixes="改 不急", id=tickets(engine)[-1].id)
+    # The parser hesitated between water and housing: the other one is offered.
+    mixed = say(client, phone, openid, "路边的水管漏了")
+    assert last_line(mixed) == texts.FIXIT.format(
+        fixes="改 类别 住房建房｜改 紧急", id=tickets(engine)[-1].id
+    )
+    # Another village was read from the text: the reporter's own is offered.
+    elsewhere = say(client, phone, openid, "李家村2组的路塌了一大块，车子过不去")
+    assert "改 村 张家村 3组" in last_line(elsewhere)
+    for reply in (clear, mixed, elsewhere):
+        assert "改 类别 饮水" not in reply and len(last_line(reply)) <= 40
+
+
+def test_the_assignee_is_named_with_unit_and_phone(
+    client: FlaskClient, phone: Phone, engine: Engine, town: SmallTown
+) -> None:
+    reply = say(client, phone, town.openid("reporter"), "我们组停水两天了，十几户没水吃")
+    head = town.unit_heads["水利站"]
+    assert f"承办：{head.name}（水利站负责人），电话 {head.phone}" in reply
+    [ticket] = tickets(engine)
+    status = say(client, phone, town.openid("reporter"), f"查询 {ticket.id}")
+    assert f"承办：{head.name}（水利站负责人），电话 {head.phone}" in status
+
+
+# ---------------------------------------------------------------- 查询 after 合并 and 不满意
+
+
+def test_a_merged_ticket_tells_where_it_went_and_how_that_one_stands(
+    client: FlaskClient, phone: Phone, wecom_phone: Phone, engine: Engine, town: SmallTown
+) -> None:
+    say(client, phone, town.openid("reporter"), "我们组停水两天了，十几户没水吃")
+    say(client, phone, town.openid("reporter2"), "张家村3组停水了，两天没水")
+    first, second = tickets(engine)
+    dispatcher = town.people["dispatcher"].wecom_userid
+    assert dispatcher
+    say(client, wecom_phone, dispatcher, f"合并 {second.id} {first.id}")
+    say(client, wecom_phone, as_person(town, first.assignee_id), f"签收 {first.id}")
+    status = say(client, phone, town.openid("reporter2"), f"查询 {second.id}")
+    assert f"已并入 #{first.id}（同一问题），#{first.id} 已签收" in status
+    head = town.unit_heads["水利站"]
+    assert f"承办：{head.name}（水利站负责人）" in status
+
+
+def test_after_unsatisfied_the_old_result_is_the_earlier_one(
+    client: FlaskClient, phone: Phone, wecom_phone: Phone, engine: Engine, town: SmallTown
+) -> None:
+    reporter = town.openid("reporter")
+    say(client, phone, reporter, "我们组的路灯坏了一个多月")
+    [ticket] = tickets(engine)
+    cadre = as_person(town, ticket.assignee_id)
+    say(client, wecom_phone, cadre, f"办结 {ticket.id} 已换灯泡")
+    assert "\n结果：已换灯泡" in say(client, phone, reporter, f"查询 {ticket.id}")
+    say(client, phone, reporter, f"不满意 {ticket.id} 还是不亮")
+    status = say(client, phone, reporter, f"查询 {ticket.id}")
+    assert "\n结果：" not in status
+    assert texts.STATUS_EARLIER_RESULT.format(result="已换灯泡") in status
+    assert "上次办理结果" in say(client, wecom_phone, cadre, f"查看 {ticket.id}")
+    say(client, wecom_phone, cadre, f"办结 {ticket.id} 线路换了，亮了")
+    assert "\n结果：线路换了，亮了" in say(client, phone, reporter, f"查询 {ticket.id}")
+
+
+def test_a_closed_ticket_is_called_what_the_rating_thanks_said(
+    client: FlaskClient, phone: Phone, wecom_phone: Phone, engine: Engine, town: SmallTown
+) -> None:
+    reporter = town.openid("reporter")
+    say(client, phone, reporter, "我们组的路灯坏了一个多月")
+    [ticket] = tickets(engine)
+    say(client, wecom_phone, as_person(town, ticket.assignee_id), f"办结 {ticket.id} 已换灯泡")
+    assert "已结案" in say(client, phone, reporter, f"满意 {ticket.id}")
+    assert "状态：已结案" in say(client, phone, reporter, f"查询 {ticket.id}")
+
+
+# ---------------------------------------------------------------- deadlines
+
+
+def test_a_ticket_assigned_at_night_is_due_at_the_end_of_a_day(
+    timed_client: FlaskClient,
+    phone: Phone,
+    wecom_phone: Phone,
+    engine: Engine,
+    town: SmallTown,
+    clock: Clock,
+) -> None:
+    # Monday 30 November 2026, 05:03 in Asia/Shanghai: 1 and 7 working days later at 05:03
+    # nobody is at work, so the deadlines are the end of Tuesday 1 and Wednesday 9 December.
+    clock.at = datetime(2026, 11, 29, 21, 3, tzinfo=UTC)
+    say(timed_client, phone, town.openid("reporter"), "我们组的路灯坏了一个多月")
+    [ticket] = tickets(engine)
+    view = say(timed_client, wecom_phone, as_person(town, ticket.assignee_id), f"查看 {ticket.id}")
+    assert "签收期限：12月1日 24:00　办结期限：12月9日 24:00" in view
+    assert "05:03" not in view.split("—— 经过 ——")[0]
+    # In office hours the deadline keeps its time of day.
+    clock.at = datetime(2026, 11, 30, 2, 0, tzinfo=UTC)  # Monday 10:00
+    say(timed_client, phone, town.openid("reporter"), "李家村1组的路灯也坏了")
+    later = tickets(engine)[-1]
+    view = say(timed_client, wecom_phone, as_person(town, later.assignee_id), f"查看 {later.id}")
+    assert "签收期限：12月1日 10:00　办结期限：12月9日 10:00" in view
+
+
+def test_a_ticket_assigned_on_a_day_off_is_due_at_24_00_not_00_00(
+    timed_client: FlaskClient, phone: Phone, engine: Engine, town: SmallTown, clock: Clock
+) -> None:
+    clock.at = datetime(2026, 11, 28, 2, 0, tzinfo=UTC)  # Saturday 10:00
+    say(timed_client, phone, town.openid("reporter"), "我们组的路灯坏了一个多月")
+    reply = say(timed_client, phone, town.openid("reporter"), "我的")
+    assert "期限12月8日 24:00" in reply  # 30 Nov, 1, 2, 3, 4, 7 and 8 December
