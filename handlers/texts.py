@@ -32,6 +32,17 @@ WELCOME = (
     "干部请发送“绑定 邀请码”。发送“帮助”查看更多。"
 )
 
+# ---------------------------------------------------------------- `grievance-bot serve`
+SERVE_LISTENING = "grievance-bot 已启动：{url}/wechat（公众号）和 {url}/wecom（企业微信）"
+DEV_BANNER = (
+    "开发模式：没有设置微信凭据，本机使用开发凭据，保存在 {credentials}。\n"
+    "  公众号     {url}/wechat   Token {wechat_token}\n"
+    "  企业微信   {url}/wecom    Token {wecom_token}\n"
+    "在另一个终端里这样和它说话：\n"
+    "  grievance-bot chat --url {url} --as demo-openid 帮助\n"
+    "上线前请设置 GRIEVANCE_ENV=production 和真实的凭据。"
+)
+
 INTERNAL_ERROR = "系统繁忙，您的消息没有处理成功，请过一分钟再发一次。"
 
 
@@ -261,6 +272,49 @@ RATING_AUTO_CLOSED = (
     "问题如果还没解决，请直接发消息再反映。"
 )
 RATING_AUTO_CLOSED_NOTE = "办结后{days}天未评价，自动结案（未评价，不计入满意）"
+
+# ---------------------------------------------------------------- `grievance-bot ticket show`
+CLI_TIME = "%Y-%m-%d %H:%M"  # every time the office CLI prints, in Asia/Shanghai
+CLI_DATE = "%Y-%m-%d"
+CLI_NO_TICKET = "没有 #{id} 号工单。"
+SHOW_STATE = "状态：{state}　紧急程度：{urgency}"
+SHOW_PEOPLE = "反映人：{reporter}　承办：{assignee}　派单路径：{route}"
+SHOW_PERSON = "{name}（{phone}）"
+SHOW_TIMES = "受理 {created}　派单 {assigned}　签收 {accepted}　办结 {resolved}　结案 {closed}"
+SHOW_DEADLINES = "签收期限 {ack}　办结期限 {resolve}"
+SHOW_HOUSEHOLDS = "涉及户数：{households}"
+SHOW_MERGED = "已并入 #{target}"
+SHOW_RESULT = "办理结果：{result}"
+SHOW_ATTACHMENTS = "附件（{count}）："
+SHOW_ATTACHMENT = "  {kind}　{state}　{at}"
+SHOW_DOWNLOADED = "已下载：{file}"
+SHOW_NOT_DOWNLOADED = "未下载"
+SHOW_DOWNLOAD_FAILED = "未下载（{error}）"
+SHOW_LOCATION = "  位置　{lat}, {lon} {label}　{at}"
+SHOW_TIMELINE = "经过："
+SHOW_SYSTEM = "系统"
+
+
+# ---------------------------------------------------------------- `grievance-bot jobs list`
+JOB_NAMES = {
+    "sla_sweep": "时限提醒和超时上报",
+    "rating_followup": "回访跟进",
+    "drafts": "未补充说明的照片转调度员",
+    "weekly_digest": "每周推送",
+}
+JOB_COLUMNS = ("任务", "内容", "时间", "下次运行", "上次时段", "结果", "完成时间", "说明")
+JOB_EVERY = "每{minutes}分钟"
+JOB_WEEKLY = "每周{weekday} {hour:02d}:{minute:02d}"
+WEEKDAYS = ("一", "二", "三", "四", "五", "六", "日")
+JOB_NEVER = "从未运行"
+JOB_STATUS = {"done": "完成", "failed": "失败", "running": "运行中"}
+# What a run did, kept with the run and shown by `jobs list` and `jobs run`.
+JOB_NOTE_SWEEP = "提醒{reminded}次，超时上报{escalated}次，督办{leader}次{more}"
+JOB_NOTE_FOLLOWUP = "再次请评价{asked_again}件，未评价结案{closed}件{more}"
+JOB_NOTE_MORE = "（还有没处理完的，下一时段接着办）"
+JOB_NOTE_DRAFTS = "{released}件只有照片或语音的草稿转调度员"
+JOB_NOTE_DIGEST = "推送干部{cadres}人、调度员和领导{overseers}人，共{messages}条消息"
+
 
 # ---------------------------------------------------------------- Binding
 
