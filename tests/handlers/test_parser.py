@@ -12,10 +12,10 @@ import pytest
 
 from config.taxonomy import CATEGORY_CODES, load_taxonomy, parse_taxonomy
 from handlers.parser import GrievanceParser, ParseResult
+from tests.conftest import SHARED, needs_shared
 
 ROOT = Path(__file__).resolve().parents[2]
-EVAL_DIR = Path(__file__).resolve().parents[3] / "shared" / "eval"
-DEV_FILE = EVAL_DIR / "grievances-dev.jsonl"
+DEV_FILE = SHARED / "eval" / "grievances-dev.jsonl"
 HELDOUT_FILE = Path(__file__).with_name("parser_heldout.jsonl")
 FIELDS = ("is_grievance", "category", "village", "group", "urgent", "households")
 # The targets, which the dev set must meet.
@@ -87,7 +87,7 @@ def _report(name: str, accuracy: dict[str, float], misses: list[str]) -> None:
 # ---------------------------------------------------------------------- accuracy on labelled sets
 
 
-@pytest.mark.skipif(not DEV_FILE.exists(), reason=f"labelled dev set not found at {DEV_FILE}")
+@needs_shared("eval/grievances-dev.jsonl")
 def test_dev_set_accuracy(parser: GrievanceParser) -> None:
     accuracy, misses = _accuracies(parser, DEV_FILE)
     _report("dev", accuracy, misses)
