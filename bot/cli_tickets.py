@@ -165,9 +165,7 @@ def _attachment_line(item: dict[str, Any]) -> str:
 def show_lines(record: dict[str, Any]) -> list[str]:
     """`ticket show` for people: every time in Asia/Shanghai, every code in words."""
     reporter = texts.SHOW_PERSON.format(**record["reporter"]) if record["reporter"] else "—"
-    assignee = (
-        texts.SHOW_PERSON.format(**record["assignee"]) if record["assignee"] else "—"
-    )
+    assignee = texts.SHOW_PERSON.format(**record["assignee"]) if record["assignee"] else "—"
     urgency = texts.LEDGER_URGENCY[bool(record["urgent"])]
     lines = [
         f"#{record['id']}【{record['category_name']}】{record['place']}",
