@@ -34,6 +34,16 @@ def clean_env(instance: Path, **extra: str) -> dict[str, str]:
     return env
 
 
+def wait_for_health(port: int) -> None:
+    deadline = time.time() + 20
+    while time.time() < deadline:
+        try:
+            if requests.get(f"http://127.0.0.1:{port}/healthz", timeout=0.5).ok:
+                return
+        except requests.RequestException:
+            time.sleep(0.1)
+
+
 @pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
 def test_serve_in_development_mode_answers_chat(tmp_path: Path, database_url: str) -> None:
     port = free_port()
@@ -46,13 +56,7 @@ def test_serve_in_development_mode_answers_chat(tmp_path: Path, database_url: st
         text=True,
     )
     try:
-        deadline = time.time() + 20
-        while time.time() < deadline:
-            try:
-                if requests.get(f"http://127.0.0.1:{port}/healthz", timeout=0.5).ok:
-                    break
-            except requests.RequestException:
-                time.sleep(0.1)
+        wait_for_health(port)
         chat = subprocess.run(
             [str(BIN), "chat", "--as", "demo-openid", "--url", f"http://127.0.0.1:{port}", "帮助"],
             env=env,
@@ -106,16 +110,6 @@ def read_until(lines: queue.Queue[str], needle: str, seconds: float) -> str:
         if needle in line:
             return line
     raise AssertionError(f"no line with {needle!r} in:\n{''.join(seen)}")
-
-
-def wait_for_health(port: int) -> None:
-    deadline = time.time() + 20
-    while time.time() < deadline:
-        try:
-            if requests.get(f"http://127.0.0.1:{port}/healthz", timeout=0.5).ok:
-                return
-        except requests.RequestException:
-            time.sleep(0.1)
 
 
 @pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
