@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import logging
 import signal
 import sys
@@ -23,6 +24,7 @@ from bot.phone import Phone, message_xml, reply_text, text_fields
 from bot.scheduler import start_scheduler
 from bot.worker import build_worker, run_worker
 from config.settings import ProductionConfigError, Settings, get_settings
+from handlers import texts
 from models.db import make_engine
 from models.migrate import upgrade
 
@@ -92,7 +94,7 @@ def serve(host: str, port: int, threads: int) -> None:
     )
     scheduler = start_scheduler(engine, settings)
     signal.signal(signal.SIGTERM, _exit_on_signal)
-    click.echo(f"grievance-bot listening on http://{host}:{port}/wechat and /wecom")
+    click.echo(texts.SERVE_LISTENING.format(url=local_url(host, port)))
     try:
         waitress_serve(app, host=host, port=port, threads=threads, ident="grievance-bot")
     finally:
@@ -108,18 +110,27 @@ def _exit_on_signal(signum: int, _frame: object) -> None:
     raise SystemExit(0)
 
 
+def local_url(host: str, port: int) -> str:
+    """The address a `chat` on this machine reaches the server at."""
+    try:
+        everywhere = not host or ipaddress.ip_address(host).is_unspecified
+    except ValueError:  # a host name
+        everywhere = False
+    if everywhere:  # listening on every address: this machine's loopback is one of them
+        host = "127.0.0.1"
+    if ":" in host:
+        host = f"[{host}]"
+    return f"http://{host}:{port}"
+
+
 def _announce_development(settings: Settings, host: str, port: int) -> None:
-    banner = [
-        "=" * 70,
-        "DEVELOPMENT MODE: no WeChat credentials are set, so this server uses",
-        f"development ones kept in {settings.instance_path / 'dev-credentials.json'}.",
-        f"  公众号 URL     http://{host}:{port}/wechat   Token {settings.wechat_token}",
-        f"  企业微信 URL   http://{host}:{port}/wecom    Token {settings.wecom_token}",
-        "Talk to it with:  grievance-bot chat --as demo-openid 帮助",
-        "Set GRIEVANCE_ENV=production and real credentials before going live.",
-        "=" * 70,
-    ]
-    click.echo("\n".join(banner))
+    banner = texts.DEV_BANNER.format(
+        credentials=settings.instance_path / "dev-credentials.json",
+        url=local_url(host, port),
+        wechat_token=settings.wechat_token,
+        wecom_token=settings.wecom_token,
+    )
+    click.echo("\n".join(["=" * 70, banner, "=" * 70]))
 
 
 main.add_command(outbox)

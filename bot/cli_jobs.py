@@ -3,17 +3,19 @@
 from __future__ import annotations
 
 import logging
+import unicodedata
 from datetime import datetime
 
 import click
 
 from bot.channels import Channels, ConsoleChannel
 from bot.cli_support import open_database
-from bot.scheduler import JobSpec, job_specs, run_job, worker_name
+from bot.scheduler import EveryMinutes, JobSpec, Weekly, job_specs, run_job, worker_name
 from bot.worker import Worker
 from config.calendar import TIMEZONE
 from config.settings import Settings, get_settings
 from config.sla import load_sla
+from handlers import texts
 from models.base import utcnow
 from models.db import make_engine, read_session
 from models.jobs import last_runs
@@ -59,26 +61,43 @@ def list_jobs(now_text: str | None) -> None:
             last = last_runs(session)
     finally:
         engine.dispose()
-    header = ("job", "schedule", "next run", "last slot", "status", "finished", "note")
-    rows = [header]
+    rows = [texts.JOB_COLUMNS]
     for spec in _specs(settings):
         next_run = spec.schedule.trigger().get_next_fire_time(None, now)
         run = last.get(spec.name)
         rows.append(
             (
                 spec.name,
-                str(spec.schedule),
+                texts.JOB_NAMES.get(spec.name, spec.name),
+                schedule_text(spec.schedule),
                 _local(next_run),
-                _local(run.slot) if run else "never",
-                run.status if run else "",
+                _local(run.slot) if run else texts.JOB_NEVER,
+                texts.JOB_STATUS.get(run.status, run.status) if run else "",
                 _local(run.finished_at) if run else "",
                 run.note if run else "",
             )
         )
-    widths = [max(len(row[i]) for row in rows) for i in range(len(header) - 1)]
+    widths = [max(_width(row[i]) for row in rows) for i in range(len(texts.JOB_COLUMNS) - 1)]
     for row in rows:
-        cells = [cell.ljust(width) for cell, width in zip(row, widths, strict=False)]
+        cells = [
+            cell + " " * (width - _width(cell)) for cell, width in zip(row, widths, strict=False)
+        ]
         click.echo("  ".join([*cells, row[-1]]).rstrip())
+
+
+def schedule_text(schedule: EveryMinutes | Weekly) -> str:
+    """When a job runs, as the office says it: 每5分钟, 每周一 08:30."""
+    if isinstance(schedule, Weekly):
+        at = schedule.at
+        return texts.JOB_WEEKLY.format(
+            weekday=texts.WEEKDAYS[at.weekday], hour=at.hour, minute=at.minute
+        )
+    return texts.JOB_EVERY.format(minutes=schedule.minutes)
+
+
+def _width(text: str) -> int:
+    """Columns a terminal gives `text`: Chinese characters take two."""
+    return sum(2 if unicodedata.east_asian_width(ch) in "WF" else 1 for ch in text)
 
 
 @jobs.command("run")

@@ -16,8 +16,9 @@ from sqlmodel import Session, col, select
 from config.calendar import TIMEZONE
 from config.settings import Settings
 from handlers import texts
-from handlers.assignment import category_name, local_time, place_label
+from handlers.assignment import category_name, place_label
 from handlers.router import Context
+from handlers.views import local_due
 from models.db import read_session, unit_of_work
 from models.figures import Figures, compute_figures, format_percent
 from models.outbox import enqueue
@@ -134,7 +135,7 @@ def cadre_digest(ctx: Context, person: Person) -> str | None:
                 id=ticket.id,
                 place=place_label(ctx.session, ticket),
                 category=category_name(ctx.settings, ticket.category),
-                due=local_time(ticket.resolve_due_at),
+                due=local_due(ticket.resolve_due_at),
                 late=late,
             )
         )
@@ -186,7 +187,7 @@ def overseer_digest(ctx: Context, person: Person, place: Place) -> str:
                 id=ticket.id,
                 place=place_label(session, ticket),
                 assignee=assignee.name if assignee else "—",
-                due=local_time(ticket.resolve_due_at),
+                due=local_due(ticket.resolve_due_at),
             )
         )
     by_village = session.exec(

@@ -152,7 +152,12 @@ def run_sla_sweep(ctx: JobContext) -> str:
         total.more = batch.more
         if not batch.more:
             break
-    return str(total)
+    return texts.JOB_NOTE_SWEEP.format(
+        reminded=total.reminded,
+        escalated=total.escalated,
+        leader=total.leader,
+        more=texts.JOB_NOTE_MORE if total.more else "",
+    )
 
 
 def run_rating_followup(ctx: JobContext) -> str:
@@ -166,7 +171,11 @@ def run_rating_followup(ctx: JobContext) -> str:
         total.more = batch.more
         if not batch.more:
             break
-    return str(total)
+    return texts.JOB_NOTE_FOLLOWUP.format(
+        asked_again=total.asked_again,
+        closed=total.closed,
+        more=texts.JOB_NOTE_MORE if total.more else "",
+    )
 
 
 def run_release_drafts(ctx: JobContext) -> str:
@@ -175,13 +184,16 @@ def run_release_drafts(ctx: JobContext) -> str:
         released = intake.release_stale_drafts(
             HandlerContext(session=session, settings=ctx.settings, now=ctx.now)
         )
-    return f"released {released} drafts"
+    return texts.JOB_NOTE_DRAFTS.format(released=released)
 
 
 def run_weekly_digest(ctx: JobContext) -> str:
     """The Monday status push to every cadre with open work and every dispatcher and leader."""
     week = ctx.now.astimezone(TIMEZONE).date().isoformat()
-    return str(send_weekly_digests(ctx.engine, ctx.settings, ctx.now, week))
+    sent = send_weekly_digests(ctx.engine, ctx.settings, ctx.now, week)
+    return texts.JOB_NOTE_DIGEST.format(
+        cadres=sent.cadres, overseers=sent.overseers, messages=sent.messages
+    )
 
 
 def job_specs(sla: SlaConfig) -> list[JobSpec]:

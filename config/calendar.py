@@ -143,6 +143,16 @@ class WorkCalendar:
         return total
 
 
+def deadline_clock(moment: datetime) -> tuple[int, int, int, int]:
+    """(month, day, hour, minute) of a deadline in Asia/Shanghai as people read it: a deadline
+    at midnight is 24:00 of the day it ends, not 00:00 of the next."""
+    local = _local(moment)
+    if (local.hour, local.minute, local.second, local.microsecond) == (0, 0, 0, 0):
+        before = local - DAY
+        return before.month, before.day, 24, 0
+    return local.month, local.day, local.hour, local.minute
+
+
 def _local(moment: datetime) -> datetime:
     if moment.tzinfo is None:
         raise ValueError("naive datetime given to the calendar")

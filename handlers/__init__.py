@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from handlers import binding, cadre, dispatcher, events, help, intake, reporter
+from handlers import binding, cadre, dispatcher, events, help, intake, questions, reporter
 from handlers.commands import command_filter
 from handlers.router import Context, Message, Router, event_is, text_is
 
@@ -17,6 +17,7 @@ TICKET_COMMANDS = (
     (cadre.transfer, ("转办", "转交", "转给")),
     (cadre.extend, ("延期", "申请延期")),
     (cadre.todo, ("待办", "我的待办")),
+    (reporter.reporter_todo, ("待办", "我的待办")),
     (cadre.view, ("查看", "详情")),
     (dispatcher.send_to, ("派", "派单", "指派")),
     (dispatcher.approve, ("同意", "批准")),
@@ -45,7 +46,8 @@ def build_router() -> Router:
     router.add("text", binding.unbind_me, text_is(*binding.UNBIND_WORDS))
     router.add("*", binding.explain_binding, binding.is_unbound_sender)
 
-    # Bound people: ticket commands, then intake of new problems.
+    # Bound people: the answer to a question the bot asked, ticket commands, then intake.
+    router.add("text", questions.answer)
     for handler, verbs in TICKET_COMMANDS:
         router.add("text", handler, command_filter(*verbs))
     router.add("text", intake.report)

@@ -17,7 +17,7 @@ from handlers import texts
 from handlers.router import Context
 from models.deadlines import set_deadlines
 from models.outbox import enqueue
-from models.person import ROLE_NAMES, Person, roles_of
+from models.person import ROLE_NAMES, Person, Unit, roles_of
 from models.place import Place
 from models.routing import RouteChoice, choose_assignee
 from models.ticket import Ticket, TicketState
@@ -70,7 +70,14 @@ def person_label(session: Session, person: Person | None) -> str:
         return "待定"
     assert person.id is not None
     roles = roles_of(session, person.id)
-    handler_roles = [ROLE_NAMES[r] for r in sorted(roles) if r in ROLE_NAMES]
+    unit = session.get(Unit, person.unit_id) if person.unit_id else None
+    handler_roles = [
+        texts.UNIT_ROLE_NAMES[r].format(unit=unit.name)
+        if unit is not None and r in texts.UNIT_ROLE_NAMES
+        else ROLE_NAMES[r]
+        for r in sorted(roles)
+        if r in ROLE_NAMES
+    ]
     return f"{person.name}（{'、'.join(handler_roles[:2])}）" if handler_roles else person.name
 
 
@@ -94,6 +101,11 @@ def ticket_fields(ctx: Context, ticket: Ticket) -> dict[str, object]:
         "urgency": texts.URGENT_MARK if ticket.urgent else "",
         "summary": ticket.summary or ticket.text[:30],
         "assignee": person_label(session, assignee),
+        "contact": (
+            texts.CONTACT.format(assignee=person_label(session, assignee), phone=assignee.phone)
+            if assignee is not None
+            else person_label(session, None)
+        ),
         "reporter": f"{reporter.name}（{reporter.phone}）" if reporter else "—",
     }
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 from sqlmodel import select
 
 from handlers import texts
@@ -86,10 +88,10 @@ def progress(message: Message, ctx: Context) -> Reply:
         kind="progress",
         now=ctx.now,
         actor_id=person.id,
-        note=command.rest,
+        note=command.note,
     )
     notify_reporters(
-        ctx, ticket, "progress", texts.NOTIFY_PROGRESS.format(id=ticket.id, note=command.rest)
+        ctx, ticket, "progress", texts.NOTIFY_PROGRESS.format(id=ticket.id, note=command.note)
     )
     return texts.PROGRESS_RECORDED.format(id=ticket.id)
 
@@ -118,23 +120,23 @@ def resolve(message: Message, ctx: Context) -> Reply:
         kind="resolved",
         now=ctx.now,
         actor_id=person.id,
-        note=command.rest,
+        note=command.note,
     )
-    ticket.result = command.rest
+    ticket.result = command.note
     ticket.rating, ticket.rated_at = None, None
     ticket.rating_asked_at, ticket.rating_reminded_at = ctx.now, None
-    cancel_pending_requests(ctx.session, ticket, ctx.now, command.rest)
+    cancel_pending_requests(ctx.session, ticket, ctx.now, command.note)
     fields = ticket_fields(ctx, ticket)
     # Only the reporter rates; reporters of merged duplicates hear the result.
     notify(
         ctx,
         ticket.reporter_id,
         "resolved",
-        texts.NOTIFY_RESOLVED.format(result=command.rest, **fields),
+        texts.NOTIFY_RESOLVED.format(result=command.note, **fields),
         ticket,
     )
     for follower in followers(ctx.session, ticket)[1:]:
-        text = texts.NOTIFY_RESOLVED_FOLLOWER.format(result=command.rest, **fields)
+        text = texts.NOTIFY_RESOLVED_FOLLOWER.format(result=command.note, **fields)
         notify(ctx, follower, "resolved", text, ticket)
     return texts.RESOLVED.format(id=ticket.id)
 
@@ -161,7 +163,7 @@ def return_ticket(message: Message, ctx: Context) -> Reply:
         kind="returned",
         now=ctx.now,
         actor_id=person.id,
-        note=command.rest,
+        note=command.note,
     )
     assert ticket.id is not None
     ctx.session.add(
@@ -169,12 +171,12 @@ def return_ticket(message: Message, ctx: Context) -> Reply:
             ticket_id=ticket.id,
             kind="return",
             requested_by_id=person.id,
-            reason=command.rest,
+            reason=command.note,
             created_at=ctx.now,
         )
     )
     fields = ticket_fields(ctx, ticket)
-    text = texts.NOTIFY_RETURN_REQUEST.format(reason=command.rest, **fields)
+    text = texts.NOTIFY_RETURN_REQUEST.format(reason=command.note, **fields)
     for dispatcher in dispatchers_for(ctx.session, ticket)[:1]:
         notify(ctx, dispatcher.id, "return_request", text, ticket)
     notify_reporters(
@@ -219,7 +221,8 @@ def transfer(message: Message, ctx: Context) -> Reply:
         return ticket
     if ticket.state not in WORKING:
         return wrong_state(ticket, "转办")
-    name, _, note = command.rest.partition(" ")
+    name = command.rest.partition(" ")[0]
+    note = command.note.split(maxsplit=1)[1] if len(command.note.split()) > 1 else ""
     target = pick_person(ctx, name)
     if isinstance(target, str):
         return target
@@ -248,8 +251,9 @@ def extend(message: Message, ctx: Context) -> Reply:
     ticket = handler_ticket(ctx, person, command, example)
     if isinstance(ticket, str):
         return ticket
-    days, reason = leading_number(command.rest)
-    reason = reason.strip().removeprefix("天").removeprefix("个工作日").strip()
+    days, _ = leading_number(command.rest)
+    reason = re.sub(r"^\s*(?:天|[个個]?工作日)", "", leading_number(command.note)[1])
+    reason = reason.strip(" \u3000，,：:")
     if days is None or days <= 0 or not reason:
         return texts.NEEDS_TEXT.format(command="延期", what="天数和原因", example=example)
     if days > MAX_EXTENSION_DAYS:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from handlers.router import Context, Filter, Message, normalize_text
+from handlers.router import Context, Filter, Message, normalize
 from models.person import Person, Role, roles_of
 
 DISPATCH_ROLES = frozenset({Role.dispatcher, Role.leader, Role.admin})
@@ -18,31 +18,43 @@ _AFTER_VERB = r"[\s\d#＃:：,，。！!~]|工单|单号|类别|分类|类型|�
 # "派人来看看，3组水管爆了", "同意，村里那条路…".
 PROSE_CHARS = 4
 _CN_DIGITS = "零一二三四五六七八九"
+# What separates a command's parts from its text, as typed in either width.
+_EDGES = " \u3000，,：:。！!~\uff5e"
 
 
 @dataclass(frozen=True)
 class Command:
-    """A verb, the ticket number that follows it (if any) and the rest of the text."""
+    """A verb, the ticket number that follows it (if any) and the rest of the text.
+
+    `rest` is normalised for reading words (names, categories, days); `note` is the same text
+    exactly as typed, which is what is stored and passed on (进度, 办结, 退回, reasons).
+    """
 
     verb: str
     number: int | None
     rest: str
+    note: str = ""
 
 
 def parse_command(text: str, verbs: tuple[str, ...]) -> Command | None:
     """Match `text` against verbs (longest first); None when it starts with none of them."""
-    clean = normalize_text(text)
+    normalized = normalize(text)
+    clean = normalized.text
     for verb in sorted(verbs, key=len, reverse=True):
         if not clean.startswith(verb):
             continue
         tail = clean[len(verb) :]
         if tail and not re.match(_AFTER_VERB, tail):
             continue  # "满意度…" is not the verb 满意
-        match = re.match(_NUMBER, tail.lstrip())
+        start = len(verb) + len(tail) - len(tail.lstrip())
+        number = None
+        match = re.match(_NUMBER, clean[start:])
         if match:
-            rest = tail.lstrip()[match.end() :]
-            return Command(verb, int(match.group(1)), rest.strip(" ，,：:。！!~"))
-        return Command(verb, None, tail.strip(" ，,：:。！!~"))
+            number = int(match.group(1))
+            start += match.end()
+        rest = clean[start:].strip(_EDGES)
+        note = normalized.typed_from(start).lstrip(_EDGES).rstrip() if rest else ""
+        return Command(verb, number, rest, note)
     return None
 
 

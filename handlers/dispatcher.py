@@ -7,7 +7,6 @@ from sqlmodel import col, select
 from handlers import texts
 from handlers.assignment import (
     assign,
-    local_time,
     notify,
     route,
     tell_reporters_reassigned,
@@ -15,7 +14,7 @@ from handlers.assignment import (
 from handlers.cadre import pick_person
 from handlers.commands import DISPATCH_ROLES, Command, begin_command, leading_number
 from handlers.router import Context, Message, Reply
-from handlers.views import one_line, route_label, wrong_state
+from handlers.views import local_due, one_line, route_label, wrong_state
 from models.deadlines import extend_resolve_due
 from models.person import Person
 from models.place import Place
@@ -121,7 +120,7 @@ def approve(message: Message, ctx: Context) -> Reply:
     ticket.resolve_due_at = extend_resolve_due(base, request.days)
     ticket.updated_at = ctx.now
     ctx.session.add(ticket)
-    due = local_time(ticket.resolve_due_at)
+    due = local_due(ticket.resolve_due_at)
     record_event(
         ctx.session,
         ticket,
@@ -156,7 +155,7 @@ def reject(message: Message, ctx: Context) -> Reply:
     request = _pending_request(ctx, ticket)
     if request is None:
         return texts.NO_PENDING_REQUEST.format(id=ticket.id)
-    _close_request(ctx, request, person, "rejected", command.rest)
+    _close_request(ctx, request, person, "rejected", command.note)
     name = REQUEST_NAMES.get(request.kind, request.kind)
     if request.kind == "return":
         change_state(
@@ -166,7 +165,7 @@ def reject(message: Message, ctx: Context) -> Reply:
             kind="return_rejected",
             now=ctx.now,
             actor_id=person.id,
-            note=command.rest,
+            note=command.note,
         )
     else:
         record_event(
@@ -175,13 +174,13 @@ def reject(message: Message, ctx: Context) -> Reply:
             "extension_rejected",
             now=ctx.now,
             actor_id=person.id,
-            note=command.rest,
+            note=command.note,
         )
     notify(
         ctx,
         request.requested_by_id,
         f"{request.kind}_rejected",
-        texts.NOTIFY_REQUEST_REJECTED.format(id=ticket.id, request=name, reason=command.rest),
+        texts.NOTIFY_REQUEST_REJECTED.format(id=ticket.id, request=name, reason=command.note),
         ticket,
     )
     return texts.REQUEST_REJECTED.format(id=ticket.id, request=name)
@@ -252,7 +251,7 @@ def invalidate(message: Message, ctx: Context) -> Reply:
         return texts.NEEDS_TEXT.format(command="无效", what="原因", example="无效 12 重复发送")
     if not can_transition(ticket.state, TicketState.invalid):
         return wrong_state(ticket, "标记无效")
-    cancel_pending_requests(ctx.session, ticket, ctx.now, command.rest)
+    cancel_pending_requests(ctx.session, ticket, ctx.now, command.note)
     change_state(
         ctx.session,
         ticket,
@@ -260,17 +259,17 @@ def invalidate(message: Message, ctx: Context) -> Reply:
         kind="invalid",
         now=ctx.now,
         actor_id=person.id,
-        note=command.rest,
+        note=command.note,
     )
     notify(
         ctx,
         ticket.reporter_id,
         "invalid",
-        texts.NOTIFY_INVALID.format(id=ticket.id, reason=command.rest),
+        texts.NOTIFY_INVALID.format(id=ticket.id, reason=command.note),
         ticket,
     )
     if ticket.assignee_id is not None and ticket.assignee_id != person.id:
-        text = texts.NOTIFY_TAKEN_OFF_INVALID.format(id=ticket.id, reason=command.rest)
+        text = texts.NOTIFY_TAKEN_OFF_INVALID.format(id=ticket.id, reason=command.note)
         notify(ctx, ticket.assignee_id, "taken_off", text, ticket)
     return texts.MARKED_INVALID.format(id=ticket.id)
 

@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 import re
-from datetime import timedelta
+from dataclasses import replace
+from datetime import datetime, timedelta
+from typing import Any
 
 from sqlmodel import Session, col, select
 
-from handlers import texts
-from handlers.assignment import assign, notify, route, taxonomy_of, ticket_fields
+from handlers import questions, texts
+from handlers.assignment import assign, category_name, notify, route, taxonomy_of, ticket_fields
 from handlers.commands import chinese_number, parse_command
-from handlers.parser import GrievanceParser, ParseResult
-from handlers.router import NO_REPLY, Context, Message, Reply
+from handlers.parser import COURTESY, FORWARDED, LOGISTICS, RESOLVED, GrievanceParser, ParseResult
+from handlers.router import NO_REPLY, Context, Message, Reply, to_simplified
+from models.conversation import Question
 from models.person import REPORTER_ROLES, Person, roles_of
 from models.place import Place, PlaceKind, village_of
 from models.routing import RouteChoice, dispatchers_for
@@ -87,9 +90,16 @@ def find_village(session: Session, name: str, near: Place | None) -> Place | Non
     return candidates[0] if candidates else None
 
 
-def _parse(ctx: Context, person: Person, text: str) -> tuple[ParseResult, Place | None]:
+def _parse(
+    ctx: Context, person: Person, text: str, *, assume_problem: bool = False
+) -> tuple[ParseResult, Place | None]:
     home_village, home_group = home_of(ctx.session, person)
-    result = parser_for(ctx).parse(text, home_village.name if home_village else None, home_group)
+    result = parser_for(ctx).parse(
+        to_simplified(text),
+        home_village.name if home_village else None,
+        home_group,
+        assume_problem=assume_problem,
+    )
     village = home_village
     if result.village and (home_village is None or result.village != home_village.name):
         village = find_village(ctx.session, result.village, home_village) or home_village
@@ -111,17 +121,56 @@ def _route_and_assign(ctx: Context, ticket: Ticket, person: Person) -> None:
         assign(ctx, ticket, choice, actor_id=None)
 
 
-def _created_reply(ctx: Context, ticket: Ticket) -> str:
-    return texts.TICKET_CREATED.format(**ticket_fields(ctx, ticket))
+# Below this confidence the reply offers the correction of the category the parser thought next.
+SURE_OF_CATEGORY = 0.9
+
+
+def _created_reply(ctx: Context, ticket: Ticket, result: ParseResult, person: Person) -> str:
+    fields = ticket_fields(ctx, ticket)
+    return texts.TICKET_CREATED.format(fixit=_fixit_line(ctx, ticket, result, person), **fields)
+
+
+def _fixit_line(ctx: Context, ticket: Ticket, result: ParseResult, person: Person) -> str:
+    """The corrections this ticket may need, and no others: the runner-up category when the
+    parser was unsure, the reporter's own village when another was read, the other urgency."""
+    fixes = []
+    if result.confidence < SURE_OF_CATEGORY:
+        if result.runner_up:
+            fixes.append(
+                texts.FIX_CATEGORY.format(name=category_name(ctx.settings, result.runner_up))
+            )
+        else:
+            fixes.append(texts.FIX_CATEGORY_ANY)
+    home, group = home_of(ctx.session, person)
+    if home is not None and home.id != ticket.village_id:
+        place = f"{home.name} {group}组" if group else home.name
+        fixes.append(texts.FIX_PLACE.format(place=place))
+    fixes.append(texts.FIX_NOT_URGENT if ticket.urgent else texts.FIX_URGENT)
+    return texts.FIXIT.format(fixes=texts.FIX_SEPARATOR.join(fixes), id=ticket.id)
 
 
 def friendly_reply(text: str) -> str:
     """A short, warm answer to a greeting, a thank-you or an acknowledgement."""
-    if re.search(r"谢|感谢|辛苦", text):
+    if re.search(r"谢|感谢|辛苦|🙏", text):
         return texts.THANKS_REPLY
     if re.search(r"你好|您好|早上好|晚上好|在吗|在不在|hello|hi", text, re.IGNORECASE):
         return texts.GREETING_REPLY
     return texts.ACK_REPLY
+
+
+def not_a_problem_reply(result: ParseResult, text: str) -> str:
+    """The answer to a message that is not a problem, by what it is instead."""
+    if result.kind == COURTESY:
+        return friendly_reply(text)
+    return {
+        RESOLVED: texts.RESOLVED_NEWS_REPLY,
+        LOGISTICS: texts.LOGISTICS_REPLY,
+        FORWARDED: texts.FORWARDED_REPLY,
+    }.get(result.kind, texts.NOT_UNDERSTOOD)
+
+
+IS_PROBLEM = "is_problem"
+YES, NO = "yes", "no"
 
 
 def report(message: Message, ctx: Context) -> Reply:
@@ -136,9 +185,62 @@ def report(message: Message, ctx: Context) -> Reply:
     result, village = _parse(ctx, person, text)
     draft = open_draft_of(ctx.session, person.id)
     if not result.is_grievance:
-        if draft is not None:
+        if draft is not None and result.unsure:
+            # The words a photo was waiting for: they say what the photo shows.
+            result, village = _parse(ctx, person, text, assume_problem=True)
+        elif draft is not None:
             return texts.DRAFT_STILL_WAITING.format(id=draft.id)
-        return friendly_reply(text)
+        elif result.unsure:
+            kept = {"text": text, **_voice_of(message)}
+            return questions.ask(message, ctx, IS_PROBLEM, (YES, NO), texts.ASK_IS_PROBLEM, kept)
+        else:
+            return not_a_problem_reply(result, text)
+    return _make_ticket(message, ctx, person, text, result, village, draft)
+
+
+@questions.answers(IS_PROBLEM)
+def answer_is_problem(message: Message, ctx: Context, question: Question, choice: str) -> Reply:
+    """1: the kept text becomes a ticket; 2: it is dropped."""
+    person = ctx.person(message)
+    text = str(question.context.get("text", ""))
+    if choice != YES or person is None or person.id is None or not text:
+        return texts.ASK_DECLINED
+    result, village = _parse(ctx, person, text, assume_problem=True)
+    source = _with_voice(message, question.context)
+    draft = open_draft_of(ctx.session, person.id)
+    return _make_ticket(source, ctx, person, text, result, village, draft)
+
+
+def _voice_of(message: Message) -> dict[str, Any]:
+    """What to keep of a voice note while its sender is asked about it."""
+    if message.type != "voice":
+        return {}
+    return {"voice": {"media_id": message.media_id, "at": message.created_at.isoformat()}}
+
+
+def _with_voice(message: Message, context: dict[str, Any]) -> Message:
+    """The answer, standing for the kept voice note when the question was about one."""
+    voice = context.get("voice")
+    if not isinstance(voice, dict):
+        return message
+    return replace(
+        message,
+        type="voice",
+        media_id=voice.get("media_id"),
+        created_at=datetime.fromisoformat(voice["at"]),
+    )
+
+
+def _make_ticket(
+    message: Message,
+    ctx: Context,
+    person: Person,
+    text: str,
+    result: ParseResult,
+    village: Place | None,
+    draft: Ticket | None,
+) -> str:
+    """A new ticket (or the waiting draft) from the words, routed; the reply that says so."""
     if draft is not None:
         ticket = draft
         ticket.text = text
@@ -165,7 +267,7 @@ def report(message: Message, ctx: Context) -> Reply:
         add_attachment(ctx.session, ticket, _attachment_of(message), ctx.now)
     ctx.session.flush()
     _route_and_assign(ctx, ticket, person)
-    return _created_reply(ctx, ticket)
+    return _created_reply(ctx, ticket, result, person)
 
 
 def _attachment_of(message: Message) -> Attachment:
@@ -382,7 +484,7 @@ def withdraw(message: Message, ctx: Context) -> Reply:
         kind="withdrawn",
         now=ctx.now,
         actor_id=person.id,
-        note=command.rest or "反映人撤回",
+        note=command.note or "反映人撤回",
     )
     notify(
         ctx, ticket.assignee_id, "withdrawn", texts.NOTIFY_WITHDRAWN.format(id=ticket.id), ticket

@@ -85,6 +85,17 @@ _FULL_WIDTH_PUNCT = str.maketrans({",": "，", "!": "！", "?": "？", ";": "；
 _LATIN_OR_DIGIT_RE = re.compile(r"[0-9a-z]")
 _FILLER_CHARS = set("的了啊呀吧呢哦噢嗯喂么们你我他她这那个就都也还是在")
 
+# What a message is, when it is not plainly a grievance: the bot answers each kind its own way.
+GRIEVANCE = "grievance"
+COURTESY = "courtesy"  # a greeting, thanks, an acknowledgement, an emoji
+LOGISTICS = "logistics"  # 邻长 work among themselves: meetings, forms
+FORWARDED = "forwarded"  # a forwarded joke or article
+RESOLVED = "resolved"  # news that a problem is solved
+UNCLEAR = "unclear"  # a few characters the parser cannot read
+# Words enough for a problem, but none the parser knows as a topic or a request: the sender is
+# asked whether it is one rather than being answered as if it were small talk.
+UNSURE = "unsure"
+
 
 @dataclass(frozen=True)
 class ParseResult:
@@ -98,6 +109,13 @@ class ParseResult:
     households: int | None
     summary: str
     confidence: float
+    kind: str = GRIEVANCE  # GRIEVANCE, or why not: COURTESY, LOGISTICS… UNSURE
+    runner_up: str | None = None  # the next likeliest category, when another scored at all
+
+    @property
+    def unsure(self) -> bool:
+        """Whether the parser could not tell if this is a problem (ask the sender)."""
+        return self.kind == UNSURE
 
 
 @dataclass(frozen=True)
@@ -188,7 +206,13 @@ class GrievanceParser:
         self._children_re = _alternation(urgency.children)
 
         ng = taxonomy.non_grievance
-        self._courtesy_re = _alternation((*ng.acks, *ng.thanks, *ng.greetings))
+        courtesy = (*ng.acks, *ng.thanks, *ng.greetings)
+        self._courtesy_re = _alternation(courtesy)
+        # 好, 行, 嗯 alone occur in any sentence (好几户, 好臭); a longer pleasantry or an emoji
+        # says the message is one.
+        self._firm_courtesy_re = _alternation(
+            w for w in courtesy if len(w) > 1 or not _HAN_RE.match(w)
+        )
         self._logistics_re = _alternation(ng.logistics)
         self._forwarded_re = _alternation(ng.forwarded)
         self._resolved_re = _alternation(ng.resolved)
@@ -207,12 +231,21 @@ class GrievanceParser:
     # ------------------------------------------------------------------ entry point
 
     def parse(
-        self, text: str, reporter_village: str | None, reporter_group: int | None
+        self,
+        text: str,
+        reporter_village: str | None,
+        reporter_group: int | None,
+        *,
+        assume_problem: bool = False,
     ) -> ParseResult:
-        """Parse one message; never raises on odd input (empty, emoji-only, very long)."""
+        """Parse one message; never raises on odd input (empty, emoji-only, very long).
+
+        With `assume_problem` (the sender said it is one) the message is read as a grievance
+        whatever its words, "other" when no topic word says which.
+        """
         norm = _normalise(text)
-        if not _HAN_RE.search(norm) and not _LATIN_OR_DIGIT_RE.search(norm):
-            return _not_grievance(norm, 0.95)
+        if not assume_problem and not _HAN_RE.search(norm) and not _LATIN_OR_DIGIT_RE.search(norm):
+            return _not_grievance(norm, 0.95, COURTESY)
 
         tokens = list(self._tokenizer.tokenize(norm, HMM=False))
         places = self._find_places(norm, {start for _, start, _ in tokens})
@@ -222,9 +255,9 @@ class GrievanceParser:
         top, second = scores[ranked[0]], scores[ranked[1]]
         category: str | None = self._codes[ranked[0]] if top > 0 else None
 
-        verdict = self._grievance_verdict(norm, top)
+        verdict = None if assume_problem else self._grievance_verdict(norm, top)
         if verdict is not None:
-            return _not_grievance(norm, verdict)
+            return _not_grievance(norm, *verdict)
         if top >= 1.0 and category is not None:
             confidence = min(1.0, top / CONFIDENT_SCORE) * (0.5 + 0.5 * (top - second) / top)
         elif (
@@ -237,8 +270,12 @@ class GrievanceParser:
                 category, confidence = "other", 0.3
             else:
                 confidence = 0.35
+        elif assume_problem:
+            category, confidence = category or "other", 0.2
+        elif _found(self._firm_courtesy_re, norm):
+            return _not_grievance(norm, 0.6, COURTESY)
         else:
-            return _not_grievance(norm, 0.6)
+            return _not_grievance(norm, 0.6, UNSURE)
         assert category is not None
 
         village = places[0].village if places else reporter_village
@@ -247,6 +284,8 @@ class GrievanceParser:
             group = reporter_group
         households = self._households(masked)
         urgent = self._urgent(norm, category, households)
+        scored = [self._codes[i] for i in ranked if scores[i] > 0]
+        runner_up = next((code for code in scored if code != category), None)
         return ParseResult(
             is_grievance=True,
             category=category,
@@ -256,23 +295,24 @@ class GrievanceParser:
             households=households,
             summary=_summary(text),
             confidence=round(max(0.05, min(0.99, confidence)), 3),
+            runner_up=runner_up,
         )
 
     # ------------------------------------------------------------------ grievance or not
 
-    def _grievance_verdict(self, norm: str, top: float) -> float | None:
-        """Return a confidence if the message is *not* a grievance, else None."""
+    def _grievance_verdict(self, norm: str, top: float) -> tuple[float, str] | None:
+        """Return a confidence and the kind if the message is *not* a grievance, else None."""
         if _found(self._forwarded_re, norm):
-            return 0.9
+            return 0.9, FORWARDED
         if _found(self._logistics_re, norm) and top < LOGISTICS_OVERRIDE:
-            return 0.85
+            return 0.85, LOGISTICS
         # "冇得自来水了" holds 来水了 but says the opposite.
         text = self._not_resolved_re.sub("□", norm) if self._not_resolved_re else norm
         resolved = self._resolved_re.search(text) if self._resolved_re else None
         if resolved is not None and not _found(self._contrast_re, text[resolved.end() :]):
-            return 0.8
+            return 0.8, RESOLVED
         if top < 1.0 and _residual_han(norm, self._courtesy_re) <= 3:
-            return 0.9 if _found(self._courtesy_re, norm) else 0.6
+            return (0.9, COURTESY) if _found(self._courtesy_re, norm) else (0.6, UNCLEAR)
         return None
 
     # ------------------------------------------------------------------ category
@@ -297,6 +337,7 @@ class GrievanceParser:
             for idx, weight in hits:
                 scores[idx] += weight * factor
 
+        token_starts = {start for _, start, _ in tokens}
         i = 0
         while i < len(masked):
             matched = 0
@@ -305,6 +346,12 @@ class GrievanceParser:
                     continue
                 hits = self._multi.get(masked[i : i + size])
                 if hits is not None:
+                    # A word read across a token boundary ("家门口|水管" holds 口水) gives way
+                    # to a word starting at the next token: that is the word actually said.
+                    if i not in token_starts and self._word_starts_inside(
+                        masked, i, size, token_starts
+                    ):
+                        break
                     add(hits, i)
                     matched = size
                     break
@@ -334,6 +381,16 @@ class GrievanceParser:
                         add(hits, pos)
                 pos = masked.find(first, pos + 1)
         return scores
+
+    def _word_starts_inside(self, masked: str, i: int, size: int, token_starts: set[int]) -> bool:
+        """Whether a listed word begins at a token start inside masked[i + 1 : i + size]."""
+        for j in range(i + 1, i + size):
+            if j not in token_starts:
+                continue
+            for length in self._lengths.get(masked[j], ()):
+                if j + length <= len(masked) and masked[j : j + length] in self._multi:
+                    return True
+        return False
 
     # ------------------------------------------------------------------ places
 
@@ -553,7 +610,7 @@ def _summary(text: str) -> str:
     return cleaned
 
 
-def _not_grievance(norm: str, confidence: float) -> ParseResult:
+def _not_grievance(norm: str, confidence: float, kind: str) -> ParseResult:
     return ParseResult(
         is_grievance=False,
         category=None,
@@ -563,4 +620,5 @@ def _not_grievance(norm: str, confidence: float) -> ParseResult:
         households=None,
         summary=_summary(norm),
         confidence=confidence,
+        kind=kind,
     )

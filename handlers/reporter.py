@@ -6,9 +6,10 @@ from handlers import texts
 from handlers.assignment import notify, ticket_fields
 from handlers.commands import parse_command
 from handlers.router import Context, Message, Reply
-from handlers.views import one_line, state_name
+from handlers.views import one_line, result_line, state_name
 from models.deadlines import set_deadlines
-from models.ticket import Rating, Ticket, TicketState
+from models.person import REPORTER_ROLES, roles_of
+from models.ticket import OPEN_STATES, Rating, Ticket, TicketState
 from models.tickets import awaiting_rating, may_handle, may_view_as_reporter, tickets_of_reporter
 from models.workflow import change_state
 
@@ -31,11 +32,18 @@ def query(message: Message, ctx: Context) -> Reply:
     ):
         return texts.NOT_FOUND.format(id=command.number)
     fields = ticket_fields(ctx, ticket)
-    assignee = f"　承办：{fields['assignee']}" if ticket.assignee_id else ""
-    extra = f"\n结果：{ticket.result}" if ticket.result else ""
-    return texts.TICKET_STATUS.format(
-        state=state_name(ticket), extra=extra, **{**fields, "assignee": assignee}
+    merged_into = (
+        ctx.session.get(Ticket, ticket.duplicate_of_id) if ticket.duplicate_of_id else None
     )
+    shown = merged_into or ticket  # a merged ticket is handled as the one it was merged into
+    contact = ticket_fields(ctx, shown)["contact"] if shown.assignee_id else ""
+    assignee = texts.STATUS_ASSIGNEE.format(contact=contact) if contact else ""
+    extra = result_line(shown)
+    if merged_into is not None:
+        state = texts.STATUS_MERGED.format(target=merged_into.id, state=state_name(merged_into))
+    else:
+        state = state_name(ticket)
+    return texts.TICKET_STATUS.format(state=state, extra=extra, **{**fields, "assignee": assignee})
 
 
 def mine(message: Message, ctx: Context) -> Reply:
@@ -51,6 +59,26 @@ def mine(message: Message, ctx: Context) -> Reply:
     return "\n".join(
         [texts.MY_TICKETS_HEADER] + [one_line(ctx.session, ctx, t, ctx.now) for t in tickets]
     )
+
+
+# What a reporter still waits for: tickets being handled, and results waiting for a rating.
+UNFINISHED = tuple(state.value for state in (*OPEN_STATES, TicketState.resolved))
+
+
+def reporter_todo(message: Message, ctx: Context) -> Reply:
+    """待办 from a 邻长 (a cadre's command): the problems they reported that are not finished."""
+    person = ctx.person(message)
+    command = parse_command(message.content, ("待办", "我的待办"))
+    if person is None or person.id is None or command is None or command.rest:
+        return None
+    if not roles_of(ctx.session, person.id) & REPORTER_ROLES:
+        return None
+    tickets = tickets_of_reporter(ctx.session, person.id, states=UNFINISHED)
+    if not tickets:
+        return texts.REPORTER_TODO_NONE
+    lines = [texts.REPORTER_TODO_HEADER.format(count=len(tickets))]
+    lines += [one_line(ctx.session, ctx, t, ctx.now) for t in tickets]
+    return "\n".join(lines)
 
 
 def rate(message: Message, ctx: Context) -> Reply:
@@ -96,7 +124,7 @@ def rate(message: Message, ctx: Context) -> Reply:
         kind="reopened",
         now=ctx.now,
         actor_id=person.id,
-        note=command.rest,
+        note=command.note,
     )
     change_state(
         ctx.session,
@@ -112,7 +140,7 @@ def rate(message: Message, ctx: Context) -> Reply:
         ctx,
         ticket.assignee_id,
         "reopened",
-        texts.NOTIFY_REOPENED.format(reason=command.rest, **fields),
+        texts.NOTIFY_REOPENED.format(reason=command.note, **fields),
         ticket,
     )
     return texts.RATING_UNSATISFIED.format(id=ticket.id, assignee=fields["assignee"])

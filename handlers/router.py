@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+import opencc
 from sqlmodel import Session
 
 from config.settings import Settings
@@ -113,19 +115,92 @@ def text_is(*words: str) -> Filter:
     return lambda message, _ctx: normalize_text(message.content).lower() in wanted
 
 
-# Characters phones set to traditional Chinese send in commands.
-TRADITIONAL = {"組": "组", "號": "号", "單": "单", "蹤": "踪", "轉": "转", "辦": "办", "結": "结"}
+# Phones set to traditional script send 查詢 12, 幫助, 我的工單: commands are read in simplified
+# script (OpenCC's t2s tables), while what people typed is kept as they typed it.
+_TO_SIMPLIFIED = opencc.OpenCC("t2s")
+
+# English a phone may send for a command, read as the Chinese verb (longest first).
+ENGLISH_VERBS = {
+    "help": "帮助",
+    "menu": "帮助",
+    "status": "查询",
+    "query": "查询",
+    "my tickets": "我的",
+    "mine": "我的",
+    "my": "我的",
+    "todo": "待办",
+    "to do": "待办",
+    "accept": "签收",
+    "progress": "进度",
+    "resolve": "办结",
+    "done": "办结",
+    "view": "查看",
+    "details": "查看",
+    "withdraw": "撤回",
+    "whoami": "我是谁",
+    "who am i": "我是谁",
+    "bind": "绑定",
+    "unbind": "解绑",
+}
+_ENGLISH_VERB = re.compile(
+    r"(" + "|".join(re.escape(w) for w in sorted(ENGLISH_VERBS, key=len, reverse=True)) + r")"
+    r"(?![a-z])",
+    re.IGNORECASE,
+)
+
+
+def to_simplified(text: str) -> str:
+    """Traditional-script characters in simplified script, one for one."""
+    simplified = _TO_SIMPLIFIED.convert(text)
+    if len(simplified) == len(text):
+        return simplified
+    # A phrase rule changed the length: convert character by character so positions still match.
+    return "".join(_TO_SIMPLIFIED.convert(ch) or ch for ch in text)
+
+
+@dataclass(frozen=True)
+class NormalizedText:
+    """A message as commands read it, with where each character came from in what was typed."""
+
+    typed: str
+    text: str
+    origins: tuple[int, ...]  # origins[k]: index in `typed` of text[k]
+
+    def typed_from(self, position: int) -> str:
+        """What was typed from the character that became text[position] on."""
+        if position >= len(self.text):
+            return ""
+        return self.typed[self.origins[position] :]
+
+
+def normalize(typed: str) -> NormalizedText:
+    """Simplified script, half-width ASCII, collapsed whitespace and English verbs in Chinese."""
+    simplified = to_simplified(typed)
+    chars: list[str] = []
+    origins: list[int] = []
+    for index, ch in enumerate(simplified):
+        code = ord(ch)
+        if ch.isspace():
+            ch = " "
+        elif 0xFF01 <= code <= 0xFF5E:
+            ch = chr(code - 0xFEE0)
+        if ch == " " and (not chars or chars[-1] == " "):
+            continue
+        chars.append(ch)
+        origins.append(index)
+    while chars and chars[-1] == " ":
+        chars.pop()
+        origins.pop()
+    text = "".join(chars)
+    english = _ENGLISH_VERB.match(text)
+    if english is not None:
+        verb = ENGLISH_VERBS[english.group(1).lower()]
+        end = english.end()
+        origins = [origins[0]] * len(verb) + origins[end:]
+        text = verb + text[end:]
+    return NormalizedText(typed, text, tuple(origins))
 
 
 def normalize_text(text: str) -> str:
-    """Full-width ASCII to half-width and collapsed whitespace, as phones type it."""
-    chars = []
-    for ch in text:
-        code = ord(ch)
-        if code == 0x3000:
-            chars.append(" ")
-        elif 0xFF01 <= code <= 0xFF5E:
-            chars.append(chr(code - 0xFEE0))
-        else:
-            chars.append(TRADITIONAL.get(ch, ch))
-    return " ".join("".join(chars).split())
+    """A message as commands read it (see `normalize`)."""
+    return normalize(text).text

@@ -32,6 +32,17 @@ WELCOME = (
     "干部请发送“绑定 邀请码”。发送“帮助”查看更多。"
 )
 
+# ---------------------------------------------------------------- `grievance-bot serve`
+SERVE_LISTENING = "grievance-bot 已启动：{url}/wechat（公众号）和 {url}/wecom（企业微信）"
+DEV_BANNER = (
+    "开发模式：没有设置微信凭据，本机使用开发凭据，保存在 {credentials}。\n"
+    "  公众号     {url}/wechat   Token {wechat_token}\n"
+    "  企业微信   {url}/wecom    Token {wecom_token}\n"
+    "在另一个终端里这样和它说话：\n"
+    "  grievance-bot chat --url {url} --as demo-openid 帮助\n"
+    "上线前请设置 GRIEVANCE_ENV=production 和真实的凭据。"
+)
+
 INTERNAL_ERROR = "系统繁忙，您的消息没有处理成功，请过一分钟再发一次。"
 # The database could not take the message: it is kept in the local spool and handled later.
 SPOOLED = "已收到，稍后给您工单号。"
@@ -56,13 +67,20 @@ SPOOL_DATABASE_DOWN = "数据库仍不可用，剩下的消息留在暂存区，
 
 
 # ---------------------------------------------------------------- Tickets: intake
-TICKET_CREATED = (
-    "已受理，工单号 #{id}\n"
-    "【{category}】{place}{urgency}\n"
-    "承办：{assignee}\n"
-    "有误可回复：改 类别 饮水｜改 村 张家村 3组｜改 紧急/不急；撤回回复：撤回 #{id}"
-)
+TICKET_CREATED = "已受理，工单号 #{id}\n【{category}】{place}{urgency}\n承办：{contact}\n{fixit}"
+# The last line of TICKET_CREATED: only the corrections this ticket may need.
+FIXIT = "有误可回复：{fixes}；撤回：撤回 #{id}"
+FIX_SEPARATOR = "｜"
+FIX_CATEGORY = "改 类别 {name}"
+FIX_CATEGORY_ANY = "改 类别 类别名"
+FIX_PLACE = "改 村 {place}"
+FIX_URGENT = "改 紧急"
+FIX_NOT_URGENT = "改 不急"
 URGENT_MARK = "（紧急）"
+# The assignee as a reporter is told of them: whom to call.
+CONTACT = "{assignee}，电话 {phone}"
+# A town unit's people named with their unit ("水利站负责人"), not the role alone.
+UNIT_ROLE_NAMES = {"unit_head": "{unit}负责人", "unit_member": "{unit}工作人员"}
 DRAFT_OPENED = "收到{kind}。请再发几个字说明是什么问题、在哪个组，例如：“3组路灯坏了”。"
 DRAFT_STILL_WAITING = "工单 #{id} 还差几个字的说明，请直接发文字描述问题。"
 ATTACHED = "已把{kind}补充到工单 #{id}。"
@@ -78,12 +96,23 @@ MEDIA_KINDS = {
 THANKS_REPLY = "不客气！有群众急难愁盼的问题随时发给我们。"
 GREETING_REPLY = "您好！有群众反映的问题直接发文字（可配照片）给我就行，发送“帮助”看用法。"
 ACK_REPLY = "好的。"
+RESOLVED_NEWS_REPLY = "好的，问题解决了就好！还有问题随时发给我们。"
+LOGISTICS_REPLY = "这里登记群众反映的问题；开会、报表等工作安排请问村干部或镇党政办。"
+FORWARDED_REPLY = "这里只登记群众反映的问题，转发的内容不作登记。"
+NOT_UNDERSTOOD = (
+    "没看明白您的意思。反映问题请直接说是什么问题、在哪个组，例如“3组路灯坏了”；"
+    "发送“帮助”查看用法。"
+)
+# A message that may be a problem, but nothing in it says so: ask rather than drop it.
+ASK_IS_PROBLEM = "是要反映问题吗？回复 1 是，2 不是"
+ASK_DECLINED = "好的，这条不登记。有问题随时直接发给我们。"
+QUESTION_PICK_ONE = "请回复 1 到 {count} 之间的数字。"
 NOT_A_REPORTER = "您的账号是干部账号，群众问题请让邻长反映；发送“帮助”查看干部命令。"
 
 CORRECTION_HELP = (
     "更正的写法：\n改 类别 饮水\n改 村 张家村 3组\n改 紧急（或 改 不急）\n类别可写：{categories}"
 )
-CORRECTED = "已更正 #{id}：{what}\n现在：【{category}】{place}{urgency}，承办：{assignee}"
+CORRECTED = "已更正 #{id}：{what}\n现在：【{category}】{place}{urgency}，承办：{contact}"
 CORRECTION_TOO_LATE = "#{id} 已经签收办理，不能再改了。需要补充的话请直接发消息说明。"
 NOTHING_TO_CORRECT = "您最近没有可以更正的工单。"
 UNKNOWN_CATEGORY = "没有“{word}”这个类别。类别可写：{categories}"
@@ -146,6 +175,41 @@ ROUTE_NAMES = {
     "transfer": "{detail}转办",
     "fallback": "兜底派单",
 }
+ROUTE_BY_DISPATCHER = "调度员{detail}指派"  # dispatcher:肖德石, a 派 by hand
+ROUTE_DRAFT = "只发了照片或语音，转调度员"  # dispatcher:draft
+ROUTE_OTHER = "其他方式派单"
+ROUTED_TO = "{name}（{route}）"  # a timeline note "曾香军｜unit_head:水利站"
+ATTACHMENT_KIND = "附件"
+EVENT_OTHER = "其他"
+# The timeline's steps (ticket_event.kind), for 查看 and `grievance-bot ticket show`.
+EVENT_NAMES = {
+    "created": "受理",
+    "completed": "补充文字",
+    "assigned": "派单",
+    "rerouted": "重新派单",
+    "transferred": "转办",
+    "accepted": "签收",
+    "progress": "进展",
+    "resolved": "办结",
+    "returned": "申请退回",
+    "return_approved": "同意退回",
+    "return_rejected": "驳回退回",
+    "extension_requested": "申请延期",
+    "extension_approved": "同意延期",
+    "extension_rejected": "驳回延期",
+    "rated": "评价",
+    "reopened": "不满意重办",
+    "reassigned": "重办派单",
+    "corrected": "更正",
+    "withdrawn": "撤回",
+    "invalid": "认定无效",
+    "merged": "合并",
+    "attachment": "补充附件",
+    "draft_timeout": "转调度员",
+    "closed": "结案",
+    "reminded": "提醒",
+    "escalated": "督办",
+}
 RETURN_APPROVED = "已同意退回，#{id} 重新派给{name}（{route}）。"
 EXTENSION_APPROVED = "已同意 #{id} 延期，新的办结期限：{due}。"
 REQUEST_REJECTED = "已驳回 #{id} 的{request}申请。"
@@ -169,8 +233,16 @@ EXTENSION_TOO_LONG = "延期最多{max}个工作日。"
 
 # ---------------------------------------------------------------- Tickets: reporter
 MY_TICKETS_HEADER = "您最近反映的问题："
+# 待办 is a cadre's command; a 邻长 who sends it gets what they still wait for.
+REPORTER_TODO_HEADER = "您反映的问题中还没结案的有{count}件（“我的”看全部，“查询 12”看详情）："
+REPORTER_TODO_NONE = "您反映的问题都已结案，没有待办。发送“我的”查看全部；有新问题直接发文字。"
 NO_TICKETS = "您还没有反映过问题。直接发文字描述问题就可以。"
 TICKET_STATUS = "#{id}【{category}】{place}\n{summary}\n状态：{state}{assignee}{extra}"
+STATUS_ASSIGNEE = "\n承办：{contact}"
+STATUS_MERGED = "已并入 #{target}（同一问题），#{target} {state}"
+STATUS_RESULT = "\n结果：{result}"
+# After 不满意 the ticket is handled again: its result is the earlier one, not the answer.
+STATUS_EARLIER_RESULT = "\n上次办理结果（不满意，正在重办）：{result}"
 RATING_THANKS = "感谢评价！#{id} 已结案。"
 RATING_UNSATISFIED = "已收到您的意见，#{id} 已退回{assignee}重新办理。"
 RATING_WHICH = "您有几件待评价的工单，请写工单号，例如：满意 {id}"
@@ -187,6 +259,8 @@ DRAFT_TIMEOUT_NOTE = "一天内没有补充文字，转调度员处理"
 SLA_DEADLINE_ACK = "签收"
 SLA_DEADLINE_RESOLVE = "办结"
 SLA_DUE = "{month}月{day}日{hour:02d}:{minute:02d}"
+# A deadline in chat and CLI lines (handlers/views.py local_due): midnight reads 24:00.
+DUE_AT = "{month}月{day}日 {hour:02d}:{minute:02d}"
 SLA_REMINDER_ACK = (
     "【时限提醒 #{id}】{place}｜{summary}\n请在{due}前签收，时间已过大半。签收请回复：签收 {id}"
 )
@@ -218,6 +292,49 @@ RATING_AUTO_CLOSED = (
     "问题如果还没解决，请直接发消息再反映。"
 )
 RATING_AUTO_CLOSED_NOTE = "办结后{days}天未评价，自动结案（未评价，不计入满意）"
+
+# ---------------------------------------------------------------- `grievance-bot ticket show`
+CLI_TIME = "%Y-%m-%d %H:%M"  # every time the office CLI prints, in Asia/Shanghai
+CLI_DATE = "%Y-%m-%d"
+CLI_NO_TICKET = "没有 #{id} 号工单。"
+SHOW_STATE = "状态：{state}　紧急程度：{urgency}"
+SHOW_PEOPLE = "反映人：{reporter}　承办：{assignee}　派单路径：{route}"
+SHOW_PERSON = "{name}（{phone}）"
+SHOW_TIMES = "受理 {created}　派单 {assigned}　签收 {accepted}　办结 {resolved}　结案 {closed}"
+SHOW_DEADLINES = "签收期限 {ack}　办结期限 {resolve}"
+SHOW_HOUSEHOLDS = "涉及户数：{households}"
+SHOW_MERGED = "已并入 #{target}"
+SHOW_RESULT = "办理结果：{result}"
+SHOW_ATTACHMENTS = "附件（{count}）："
+SHOW_ATTACHMENT = "  {kind}　{state}　{at}"
+SHOW_DOWNLOADED = "已下载：{file}"
+SHOW_NOT_DOWNLOADED = "未下载"
+SHOW_DOWNLOAD_FAILED = "未下载（{error}）"
+SHOW_LOCATION = "  位置　{lat}, {lon} {label}　{at}"
+SHOW_TIMELINE = "经过："
+SHOW_SYSTEM = "系统"
+
+
+# ---------------------------------------------------------------- `grievance-bot jobs list`
+JOB_NAMES = {
+    "sla_sweep": "时限提醒和超时上报",
+    "rating_followup": "回访跟进",
+    "drafts": "未补充说明的照片转调度员",
+    "weekly_digest": "每周推送",
+}
+JOB_COLUMNS = ("任务", "内容", "时间", "下次运行", "上次时段", "结果", "完成时间", "说明")
+JOB_EVERY = "每{minutes}分钟"
+JOB_WEEKLY = "每周{weekday} {hour:02d}:{minute:02d}"
+WEEKDAYS = ("一", "二", "三", "四", "五", "六", "日")
+JOB_NEVER = "从未运行"
+JOB_STATUS = {"done": "完成", "failed": "失败", "running": "运行中"}
+# What a run did, kept with the run and shown by `jobs list` and `jobs run`.
+JOB_NOTE_SWEEP = "提醒{reminded}次，超时上报{escalated}次，督办{leader}次{more}"
+JOB_NOTE_FOLLOWUP = "再次请评价{asked_again}件，未评价结案{closed}件{more}"
+JOB_NOTE_MORE = "（还有没处理完的，下一时段接着办）"
+JOB_NOTE_DRAFTS = "{released}件只有照片或语音的草稿转调度员"
+JOB_NOTE_DIGEST = "推送干部{cadres}人、调度员和领导{overseers}人，共{messages}条消息"
+
 
 # ---------------------------------------------------------------- Binding
 

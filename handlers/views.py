@@ -6,6 +6,7 @@ from datetime import datetime
 
 from sqlmodel import Session
 
+from config.calendar import deadline_clock
 from handlers import texts
 from handlers.assignment import category_name, local_time, person_label, place_label
 from handlers.router import Context
@@ -13,34 +14,17 @@ from models.person import Person
 from models.ticket import STATE_NAMES, Ticket, TicketState
 from models.workflow import timeline
 
-EVENT_NAMES = {
-    "created": "受理",
-    "completed": "补充文字",
-    "assigned": "派单",
-    "rerouted": "重新派单",
-    "transferred": "转办",
-    "accepted": "签收",
-    "progress": "进展",
-    "resolved": "办结",
-    "returned": "申请退回",
-    "return_approved": "同意退回",
-    "return_rejected": "驳回退回",
-    "extension_requested": "申请延期",
-    "extension_approved": "同意延期",
-    "extension_rejected": "驳回延期",
-    "rated": "评价",
-    "reopened": "不满意重办",
-    "reassigned": "重办派单",
-    "corrected": "更正",
-    "withdrawn": "撤回",
-    "invalid": "认定无效",
-    "merged": "合并",
-    "attachment": "补充附件",
-    "draft_timeout": "转调度员",
-    "closed": "结案",
-    "reminded": "提醒",
-    "escalated": "督办",
-}
+EVENT_NAMES = texts.EVENT_NAMES
+# Events whose note ends in "姓名｜route" (handlers/assignment.py assign): the route is a code.
+ASSIGNING_EVENTS = frozenset({"assigned", "rerouted", "transferred", "reassigned"})
+
+
+def local_due(moment: datetime | None) -> str:
+    """A deadline as people in the town read it: 12月7日 17:30, or 12月7日 24:00 at midnight."""
+    if moment is None:
+        return "—"
+    month, day, hour, minute = deadline_clock(moment)
+    return texts.DUE_AT.format(month=month, day=day, hour=hour, minute=minute)
 
 
 def state_name(ticket: Ticket) -> str:
@@ -53,8 +37,31 @@ def state_name(ticket: Ticket) -> str:
 def route_label(route: str) -> str:
     """A recorded route ("unit_head:水利站") as people say it ("水利站负责人")."""
     step, _, detail = route.partition(":")
+    if step == "dispatcher" and detail:
+        if detail == "draft":
+            return texts.ROUTE_DRAFT
+        return texts.ROUTE_BY_DISPATCHER.format(detail=detail)
     template = texts.ROUTE_NAMES.get(step)
-    return template.format(detail=detail) if template else route
+    return template.format(detail=detail) if template else texts.ROUTE_OTHER
+
+
+def event_note(kind: str, note: str) -> str:
+    """An event's note as people read it: codes (routes, attachment kinds) in words."""
+    if kind == "attachment":
+        return texts.MEDIA_KINDS.get(note, texts.ATTACHMENT_KIND)
+    if kind in ASSIGNING_EVENTS and "｜" in note:
+        head, _, route = note.rpartition("｜")
+        return texts.ROUTED_TO.format(name=head, route=route_label(route))
+    return note
+
+
+def result_line(ticket: Ticket) -> str:
+    """ "\n结果：…", or after a 不满意 the earlier result, which is no longer the answer."""
+    if not ticket.result:
+        return ""
+    if ticket.state in (TicketState.resolved.value, TicketState.closed.value):
+        return texts.STATUS_RESULT.format(result=ticket.result)
+    return texts.STATUS_EARLIER_RESULT.format(result=ticket.result)
 
 
 def wrong_state(ticket: Ticket, action: str) -> str:
@@ -72,7 +79,7 @@ def one_line(session: Session, ctx: Context, ticket: Ticket, now: datetime) -> s
         and ticket.state not in ("resolved", "closed", "invalid", "duplicate")
         else ""
     )
-    due = f" 期限{local_time(ticket.resolve_due_at)}" if ticket.resolve_due_at else ""
+    due = f" 期限{local_due(ticket.resolve_due_at)}" if ticket.resolve_due_at else ""
     return (
         f"#{ticket.id} {place_label(session, ticket)}"
         f"【{category_name(ctx.settings, ticket.category)}】"
@@ -92,16 +99,16 @@ def detail(ctx: Context, ticket: Ticket) -> str:
         ticket.text[:200] or ticket.summary,
         f"状态：{state_name(ticket)}　承办：{person_label(session, assignee)}",
         f"反映人：{reporter.name}（{reporter.phone}）" if reporter else "反映人：—",
-        f"签收期限：{local_time(ticket.ack_due_at)}　办结期限：{local_time(ticket.resolve_due_at)}",
+        f"签收期限：{local_due(ticket.ack_due_at)}　办结期限：{local_due(ticket.resolve_due_at)}",
     ]
     if ticket.result:
-        lines.append(f"办理结果：{ticket.result}")
+        lines.append(result_line(ticket).strip())
     lines.append("—— 经过 ——")
     for event in timeline(session, ticket.id)[-12:]:
         actor = session.get(Person, event.actor_id) if event.actor_id else None
         who = actor.name if actor else "系统"
-        note = f"：{event.note[:40]}" if event.note else ""
-        lines.append(
-            f"{local_time(event.at)} {who} {EVENT_NAMES.get(event.kind, event.kind)}{note}"
-        )
+        note = event_note(event.kind, event.note)
+        note = f"：{note[:40]}" if note else ""
+        name = EVENT_NAMES.get(event.kind, texts.EVENT_OTHER)
+        lines.append(f"{local_time(event.at)} {who} {name}{note}")
     return "\n".join(lines)

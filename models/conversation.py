@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import json
-from datetime import datetime
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Column, Text
@@ -63,3 +64,42 @@ def clear_state(session: Session, channel: str, sender: str) -> None:
     state = session.get(ConversationState, (channel, sender))
     if state is not None:
         session.delete(state)
+
+
+# ---------------------------------------------------------------- questions with numbered choices
+
+QUESTION = "question"
+
+
+@dataclass(frozen=True)
+class Question:
+    """A question put to one sender, answered by the number of a choice (1, 2, …).
+
+    `topic` says which handler takes the answer ("is_problem"; later "category", "village");
+    `choices` are what 1, 2, … stand for; `context` is what the answer acts on (the kept text).
+    """
+
+    topic: str
+    choices: tuple[str, ...]
+    context: dict[str, Any] = field(default_factory=dict)
+
+    def choice(self, number: int) -> str | None:
+        """The choice numbered `number` (from 1), or None when there is no such choice."""
+        return self.choices[number - 1] if 1 <= number <= len(self.choices) else None
+
+
+def ask_question(
+    session: Session, channel: str, sender: str, question: Question, now: datetime, ttl: timedelta
+) -> None:
+    """Keep the question for this sender until it is answered, replaced or `ttl` has passed."""
+    data = {"topic": question.topic, "choices": list(question.choices), "context": question.context}
+    set_state(session, channel, sender, QUESTION, data, now, expires_at=now + ttl)
+
+
+def pending_question(session: Session, channel: str, sender: str, now: datetime) -> Question | None:
+    """The question this sender has not answered yet, if one is live."""
+    state = get_state(session, channel, sender, now)
+    if state is None or state[0] != QUESTION:
+        return None
+    data = state[1]
+    return Question(data["topic"], tuple(data["choices"]), dict(data.get("context") or {}))

@@ -7,11 +7,11 @@ caller passes its own `sla` and `calendar` (tests, the scheduler).
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime, time, timedelta
 
 from sqlmodel import Session
 
-from config.calendar import WorkCalendar, load_calendar
+from config.calendar import TIMEZONE, WorkCalendar, load_calendar
 from config.settings import get_settings
 from config.sla import Limit, SlaConfig, load_sla
 from models.ticket import Ticket
@@ -27,12 +27,30 @@ def current_calendar() -> WorkCalendar:
     return load_calendar(get_settings().holidays_file)
 
 
+# The office's day. A working-day deadline carries the time of day it was counted from, so a
+# ticket assigned at 05:03 or 21:40 would be due at 05:03 or 21:40, when nobody is at work:
+# such a deadline is moved to the end of its day (24:00) instead.
+OFFICE_OPENS = time(8, 0)
+OFFICE_CLOSES = time(18, 0)
+
+
+def within_office_day(due: datetime) -> datetime:
+    """`due`, or the end of its day (Asia/Shanghai) when it falls outside the office's hours."""
+    local = due.astimezone(TIMEZONE)
+    if OFFICE_OPENS <= local.time() <= OFFICE_CLOSES or local.time() == time(0):
+        return due
+    end_of_day = datetime.combine(local.date() + timedelta(days=1), time(0), tzinfo=TIMEZONE)
+    return end_of_day.astimezone(UTC)
+
+
 def due_after(start: datetime, limit: Limit, calendar: WorkCalendar | None = None) -> datetime:
-    """The moment `limit` after `start`: clock time for minutes/hours/days, else working days."""
+    """The moment `limit` after `start`: clock time for minutes/hours/days, else working days
+    (moved to the end of the day when that would be outside office hours)."""
     if start.tzinfo is None:
         raise ValueError("naive datetime given for a deadline")
     if limit.working:
-        return (calendar or current_calendar()).add_working_days(start, limit.amount)
+        due = (calendar or current_calendar()).add_working_days(start, limit.amount)
+        return within_office_day(due)
     return start + limit.clock
 
 
@@ -54,7 +72,8 @@ def deadlines_for(
     National Day holiday (1 to 7 October), is due to be resolved on 2026-10-15 at 15:00: the 7th
     working day after is Thursday the 15th, counting 8, 9, the make-up Saturday 10, 12, 13, 14 and
     15 October. A ticket assigned on a day off starts counting at 00:00 of the next working day and
-    so is due at 24:00 of the N-th working day.
+    so is due at 24:00 of the N-th working day; so is one whose deadline would fall outside office
+    hours (assigned at 05:03 or at 21:40).
     """
     sla = sla or current_sla()
     calendar = calendar or current_calendar()
@@ -81,7 +100,9 @@ def extend_resolve_due(
         raise ValueError(
             f"an extension is 1 to {sla.extension_max_working_days} working days, not {days}"
         )
-    return (calendar or current_calendar()).add_working_days(resolve_due_at, days)
+    return within_office_day(
+        (calendar or current_calendar()).add_working_days(resolve_due_at, days)
+    )
 
 
 def set_deadlines(

@@ -21,7 +21,7 @@ from sqlalchemy import and_, exists, or_
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
-from config.calendar import TIMEZONE, WorkCalendar
+from config.calendar import WorkCalendar, deadline_clock
 from config.sla import SlaConfig
 from models.deadlines import current_calendar, current_sla, due_after, reminder_at
 from models.outbox import enqueue
@@ -276,7 +276,7 @@ class _Sweep:
         assignee: Person,
         supervisors: list[Person],
     ) -> dict[str, object]:
-        local = due.astimezone(TIMEZONE)
+        month, day, hour, minute = deadline_clock(due)
         return {
             "id": ticket.id,
             "summary": ticket.summary or ticket.text[:30],
@@ -284,9 +284,7 @@ class _Sweep:
             "assignee": assignee.name,
             "supervisor": "、".join(p.name for p in supervisors) or self.texts.nobody,
             "deadline": self.texts.deadline_names[deadline],
-            "due": self.texts.due.format(
-                month=local.month, day=local.day, hour=local.hour, minute=local.minute
-            ),
+            "due": self.texts.due.format(month=month, day=day, hour=hour, minute=minute),
         }
 
     def _supervisors(self, ticket: Ticket, assignee: Person) -> list[Person]:

@@ -32,7 +32,7 @@ STATE_NAMES: dict[TicketState, str] = {
     TicketState.accepted: "已签收",
     TicketState.in_progress: "办理中",
     TicketState.resolved: "已办结",
-    TicketState.closed: "已关闭",
+    TicketState.closed: "已结案",
     TicketState.returned: "已退回",
     TicketState.reopened: "重办",
     TicketState.invalid: "无效",

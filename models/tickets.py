@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from datetime import datetime, timedelta
 
 from sqlalchemy import case
@@ -156,13 +156,18 @@ def may_view_as_reporter(session: Session, person: Person, ticket: Ticket) -> bo
     return person.id in followers(session, ticket)
 
 
-def tickets_of_reporter(session: Session, reporter_id: int, limit: int = 10) -> list[Ticket]:
+def tickets_of_reporter(
+    session: Session, reporter_id: int, limit: int = 10, states: Collection[str] | None = None
+) -> list[Ticket]:
+    """The reporter's tickets (not drafts), newest first; only those in `states` if given."""
     stmt = (
         select(Ticket)
         .where(Ticket.reporter_id == reporter_id, Ticket.state != TicketState.draft.value)
         .order_by(col(Ticket.id).desc())
         .limit(limit)
     )
+    if states is not None:
+        stmt = stmt.where(col(Ticket.state).in_(list(states)))
     return list(session.exec(stmt))
 
 

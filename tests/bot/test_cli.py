@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import os
+import queue
 import socket
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
+from typing import IO
 
 import pytest
 import requests
@@ -31,6 +34,16 @@ def clean_env(instance: Path, **extra: str) -> dict[str, str]:
     return env
 
 
+def wait_for_health(port: int) -> None:
+    deadline = time.time() + 20
+    while time.time() < deadline:
+        try:
+            if requests.get(f"http://127.0.0.1:{port}/healthz", timeout=0.5).ok:
+                return
+        except requests.RequestException:
+            time.sleep(0.1)
+
+
 @pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
 def test_serve_in_development_mode_answers_chat(tmp_path: Path, database_url: str) -> None:
     port = free_port()
@@ -43,13 +56,7 @@ def test_serve_in_development_mode_answers_chat(tmp_path: Path, database_url: st
         text=True,
     )
     try:
-        deadline = time.time() + 20
-        while time.time() < deadline:
-            try:
-                if requests.get(f"http://127.0.0.1:{port}/healthz", timeout=0.5).ok:
-                    break
-            except requests.RequestException:
-                time.sleep(0.1)
+        wait_for_health(port)
         chat = subprocess.run(
             [str(BIN), "chat", "--as", "demo-openid", "--url", f"http://127.0.0.1:{port}", "帮助"],
             env=env,
@@ -79,8 +86,57 @@ def test_serve_in_development_mode_answers_chat(tmp_path: Path, database_url: st
     finally:
         server.terminate()
         output, _ = server.communicate(timeout=10)
-    assert "DEVELOPMENT MODE" in output
+    assert "开发模式" in output
     assert (tmp_path / "instance" / "grievance.sqlite3").exists()
+
+
+def output_lines(stream: IO[str]) -> queue.Queue[str]:
+    """A running process's output lines, read as they come by a thread of their own."""
+    lines: queue.Queue[str] = queue.Queue()
+    threading.Thread(target=lambda: [lines.put(line) for line in stream], daemon=True).start()
+    return lines
+
+
+def read_until(lines: queue.Queue[str], needle: str, seconds: float) -> str:
+    """The first output line holding `needle`."""
+    seen: list[str] = []
+    deadline = time.time() + seconds
+    while time.time() < deadline:
+        try:
+            line = lines.get(timeout=0.2)
+        except queue.Empty:
+            continue
+        seen.append(line)
+        if needle in line:
+            return line
+    raise AssertionError(f"no line with {needle!r} in:\n{''.join(seen)}")
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+def test_the_banners_chat_line_works_on_the_port_in_use(tmp_path: Path, database_url: str) -> None:
+    port = free_port()
+    env = clean_env(tmp_path / "instance")
+    server = subprocess.Popen(
+        [str(BIN), "serve", "--host", "0.0.0.0", "--port", str(port)],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    try:
+        assert server.stdout is not None
+        line = read_until(output_lines(server.stdout), "grievance-bot chat", 30).strip()
+        assert line == f"grievance-bot chat --url http://127.0.0.1:{port} --as demo-openid 帮助"
+        wait_for_health(port)
+        # The line as a newcomer copies it into another terminal.
+        chat = subprocess.run(
+            [str(BIN), *line.split()[1:]], env=env, capture_output=True, text=True, timeout=30
+        )
+        assert chat.returncode == 0, chat.stderr
+        assert "邻长反映问题" in chat.stdout
+    finally:
+        server.terminate()
+        server.communicate(timeout=10)
 
 
 def test_production_refuses_placeholder_secrets(tmp_path: Path) -> None:

@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from tests.conftest import SHARED
+from tests.conftest import SHARED, needs_shared
 
 EVAL = SHARED / "eval" / "grievances-dev.jsonl"
 FIELDS = ("is_grievance", "category", "village", "group", "urgent", "households")
@@ -49,7 +49,7 @@ def test_parse_a_file_keeps_every_line_and_flags_bad_ones(run_cli, tmp_path) -> 
     assert "error" in rows[1] and "error" in rows[2]
 
 
-@pytest.mark.skipif(not EVAL.exists(), reason="../shared/eval not present")
+@needs_shared("eval/grievances-dev.jsonl")
 @pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
 def test_parse_on_the_eval_set_matches_the_labels(run_cli) -> None:  # type: ignore[no-untyped-def]
     result = run_cli("parse", str(EVAL))

@@ -17,10 +17,10 @@ from bot.phone import Phone
 from bot.wechat_crypto import CallbackCipher, Forbidden, verify_signature
 from config.settings import Settings
 from tests.builders import post
-from tests.conftest import SHARED
+from tests.conftest import SHARED, needs_shared
 
 SAMPLES = SHARED / "wechat-samples"
-pytestmark = pytest.mark.skipif(not SAMPLES.exists(), reason="../shared/wechat-samples not present")
+pytestmark = needs_shared("wechat-samples")
 
 
 def _index() -> list[dict[str, Any]]:

@@ -18,7 +18,7 @@ from models.ticket import Ticket, TicketEvent, TicketState
 
 # One month (from 5 January 2026) with a seed whose month has every turn a ticket can take:
 # returns, transfers, an extension, duplicates, reopened and unrated tickets.
-SEASON = ("demo", "scenario", "--seed", "5", "--months", "1")
+SEASON = ("demo", "scenario", "--seed", "2", "--months", "1")
 FIRST = datetime(2025, 12, 31, 16, 0, tzinfo=UTC)  # 1 January, Asia/Shanghai
 END = datetime(2026, 1, 31, 16, 0, tzinfo=UTC)  # 1 February
 NOT_COLLECTED = {TicketState.draft.value, TicketState.invalid.value, TicketState.duplicate.value}

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 import threading
@@ -29,6 +30,7 @@ from bot.scheduler import (
 )
 from config.settings import Settings, get_settings
 from config.sla import SlaConfig, WeeklyTime
+from handlers import texts
 from models.db import make_engine
 from models.jobs import JobRun
 from tests.deadline_town import add_ticket, build_ladder, cst, outbox
@@ -195,7 +197,7 @@ def test_jobs_run_and_list_from_the_command_line(engine: Engine, cli_env: str) -
     result = runner.invoke(main, ["jobs", "run", "sla_sweep", "--now", "2026-11-30T12:03:00+08:00"])
     assert result.exit_code == 0, result.output
     assert "sla_sweep slot 2026-11-30 12:00 (Asia/Shanghai): done" in result.output
-    assert "0 reminders, 1 escalations, 0 督办" in result.output
+    assert texts.JOB_NOTE_SWEEP.format(reminded=0, escalated=1, leader=0, more="") in result.output
     assert [m.kind for m in outbox(engine, ticket_id)] == ["sla_escalate_ack", "sla_overdue_ack"]
 
     again = runner.invoke(main, ["jobs", "run", "sla_sweep", "--now", "2026-11-30T12:04:00+08:00"])
@@ -205,13 +207,17 @@ def test_jobs_run_and_list_from_the_command_line(engine: Engine, cli_env: str) -
     listing = runner.invoke(main, ["jobs", "list", "--now", "2026-11-30T12:04:00+08:00"])
     assert listing.exit_code == 0, listing.output
     lines = listing.output.splitlines()
-    assert lines[0].split()[:4] == ["job", "schedule", "next", "run"]
+    assert lines[0].split() == list(texts.JOB_COLUMNS)
     sweep = next(line for line in lines if line.startswith("sla_sweep"))
-    assert "every 5 minutes" in sweep
+    assert "每5分钟" in sweep
     assert "2026-11-30 12:05" in sweep  # next run
-    assert "2026-11-30 12:00" in sweep and "done" in sweep  # last run
+    assert "2026-11-30 12:00" in sweep and "完成" in sweep  # last run
     followup = next(line for line in lines if line.startswith("rating_followup"))
-    assert "2026-11-30 13:00" in followup and "never" in followup
+    assert "2026-11-30 13:00" in followup and texts.JOB_NEVER in followup
+    assert "每周一 08:30" in next(line for line in lines if line.startswith("weekly_digest"))
+    # Only the job names, which `jobs run NAME` takes, are not Chinese.
+    for line in lines[1:]:
+        assert not re.search(r"[A-Za-z]", line.split(maxsplit=1)[1]), line
 
     unknown = runner.invoke(main, ["jobs", "run", "weekly_digestt"])
     assert unknown.exit_code == 2

@@ -12,10 +12,10 @@ import pytest
 
 from config.taxonomy import CATEGORY_CODES, load_taxonomy, parse_taxonomy
 from handlers.parser import GrievanceParser, ParseResult
+from tests.conftest import SHARED, needs_shared
 
 ROOT = Path(__file__).resolve().parents[2]
-EVAL_DIR = Path(__file__).resolve().parents[3] / "shared" / "eval"
-DEV_FILE = EVAL_DIR / "grievances-dev.jsonl"
+DEV_FILE = SHARED / "eval" / "grievances-dev.jsonl"
 HELDOUT_FILE = Path(__file__).with_name("parser_heldout.jsonl")
 FIELDS = ("is_grievance", "category", "village", "group", "urgent", "households")
 # The targets, which the dev set must meet.
@@ -87,7 +87,7 @@ def _report(name: str, accuracy: dict[str, float], misses: list[str]) -> None:
 # ---------------------------------------------------------------------- accuracy on labelled sets
 
 
-@pytest.mark.skipif(not DEV_FILE.exists(), reason=f"labelled dev set not found at {DEV_FILE}")
+@needs_shared("eval/grievances-dev.jsonl")
 def test_dev_set_accuracy(parser: GrievanceParser) -> None:
     accuracy, misses = _accuracies(parser, DEV_FILE)
     _report("dev", accuracy, misses)
@@ -509,3 +509,35 @@ def test_taxonomy_bad_toml_is_a_value_error(tmp_path: Path) -> None:
     broken.write_text("[weights\nstrong = 3", encoding="utf-8")
     with pytest.raises(ValueError, match="TOML"):
         load_taxonomy(broken)
+
+
+# ---------------------------------------------------------------------- what a non-grievance is
+
+
+def test_a_word_read_across_two_words_gives_way_to_the_word_said(parser: GrievanceParser) -> None:
+    # 口水 (listed only to shield 水) lies across 门口|水管; 水管 is the word said.
+    assert _parse(parser, "老周家门口水管裂了").category == "water"
+    assert _parse(parser, "他流口水").category is None  # the shield itself still holds
+
+
+@pytest.mark.parametrize(
+    ("text", "kind"),
+    [
+        ("好的收到", "courtesy"),
+        ("中秋节快乐 阖家幸福", "courtesy"),
+        ("明天几点开会", "logistics"),
+        ("上回说的路灯修好了，谢谢", "resolved"),
+        ("3组", "unclear"),
+        ("那个铁皮棚子被风吹跑了", "unsure"),
+    ],
+)
+def test_a_non_grievance_says_what_it_is(parser: GrievanceParser, text: str, kind: str) -> None:
+    result = _parse(parser, text)
+    assert not result.is_grievance and result.kind == kind
+    assert result.unsure is (kind == "unsure")
+
+
+def test_a_problem_the_sender_confirmed_is_read_as_one(parser: GrievanceParser) -> None:
+    result = parser.parse("那个铁皮棚子被风吹跑了", "九湖村", 3, assume_problem=True)
+    assert result.is_grievance and result.category == "other"
+    assert (result.village, result.group) == ("九湖村", 3)
