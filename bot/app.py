@@ -15,6 +15,7 @@ from werkzeug.exceptions import HTTPException
 from bot.inbox import Inbox
 from bot.spool import Spool
 from bot.webhook import blueprint as webhook_blueprint
+from config.office import OfficeConfig, load_office
 from config.settings import Settings, get_settings
 from handlers import build_router, intake
 from handlers.router import Context
@@ -30,10 +31,16 @@ def create_app(
     engine: Engine | None = None,
     services: dict[str, Any] | None = None,
     clock: Callable[[], datetime] = utcnow,
+    office: OfficeConfig | None = None,
 ) -> Flask:
-    """Build the web app; tests pass their own settings, engine, services and clock."""
+    """Build the web app; tests pass their own settings, engine, services and clock.
+
+    The office's files (SLA, calendar, taxonomy, routing) are read once here from `settings`
+    — never from the process's environment — unless the caller already holds them (`office`).
+    """
     settings = settings or get_settings()
     engine = engine or make_engine(settings.resolved_database_url)
+    office = office or load_office(settings)
     app = Flask(__name__)
     # Flask answers 413 itself for bodies over this, before any view reads them.
     app.config["MAX_CONTENT_LENGTH"] = settings.max_body_bytes
@@ -41,12 +48,18 @@ def create_app(
         engine,
         settings,
         build_router(),
+        office,
         services=services,
         clock=clock,
         spool=Spool(settings.spool_path, limit=settings.spool_max_messages),
     )
-    _warm_up(engine, settings)
-    app.extensions["grievance"] = {"settings": settings, "engine": engine, "inbox": inbox}
+    _warm_up(engine, settings, office)
+    app.extensions["grievance"] = {
+        "settings": settings,
+        "engine": engine,
+        "inbox": inbox,
+        "office": office,
+    }
     app.register_blueprint(webhook_blueprint)
 
     @app.get("/healthz")
@@ -60,11 +73,12 @@ def create_app(
     return app
 
 
-def _warm_up(engine: Engine, settings: Settings) -> None:
+def _warm_up(engine: Engine, settings: Settings, office: OfficeConfig) -> None:
     """Build the parser for the roster's villages now, so the first message is not slow."""
     try:
         with read_session(engine) as session:
-            intake.warm_up(Context(session=session, settings=settings, now=utcnow()))
+            context = Context(session=session, settings=settings, now=utcnow(), office=office)
+            intake.warm_up(context)
     except SQLAlchemyError:
         # A database without the schema yet (before `db upgrade`): the first message builds it.
         log.warning("parser not warmed up: database not ready")

@@ -23,6 +23,7 @@ from bot.ingest import start_ingest
 from bot.phone import Phone, message_xml, reply_text, text_fields
 from bot.scheduler import start_scheduler
 from bot.worker import build_worker, run_worker
+from config.office import load_office
 from config.settings import ProductionConfigError, Settings, get_settings
 from handlers import texts
 from models.db import make_engine
@@ -76,7 +77,8 @@ def serve(host: str, port: int, threads: int) -> None:
             click.echo(describe(seeded))
     if not settings.is_production and not get_settings().has_wechat_credentials:
         _announce_development(settings, host, port)
-    app = create_app(settings, engine=engine)
+    office = load_office(settings)  # one SLA, calendar and taxonomy for the web app and the jobs
+    app = create_app(settings, engine=engine, office=office)
     # One worker thread delivers the outbox beside the web server; SIGTERM ends both cleanly.
     stop = threading.Event()
     worker = build_worker(engine, settings)  # here, so a bad templates file stops the start
@@ -92,7 +94,7 @@ def serve(host: str, port: int, threads: int) -> None:
     ingest_thread = start_ingest(
         app.extensions["grievance"]["inbox"], stop, poll_seconds=settings.worker_poll_seconds
     )
-    scheduler = start_scheduler(engine, settings)
+    scheduler = start_scheduler(engine, settings, office=office)
     signal.signal(signal.SIGTERM, _exit_on_signal)
     click.echo(texts.SERVE_LISTENING.format(url=local_url(host, port)))
     try:

@@ -19,6 +19,7 @@ from bot.scheduler import start_scheduler
 from bot.spool import Spool
 from bot.worker import run_worker
 from config.calendar import TIMEZONE
+from config.office import OfficeConfig, load_office
 from config.settings import ProductionConfigError, Settings, get_settings
 from handlers import build_router, texts
 from models.base import utcnow
@@ -167,11 +168,12 @@ def worker() -> None:
     signal.signal(signal.SIGTERM, request_stop)
     signal.signal(signal.SIGINT, request_stop)
     click.echo(f"grievance-bot worker running ({settings.resolved_delivery} delivery)")
+    office = load_office(settings)
     with open_database(settings) as engine:
-        scheduler = start_scheduler(engine, settings)
+        scheduler = start_scheduler(engine, settings, office=office)
         # This machine's spool (callbacks its webhook took while the database was down).
         ingest_thread = start_ingest(
-            spool_inbox(engine, settings), stop, poll_seconds=settings.worker_poll_seconds
+            spool_inbox(engine, settings, office), stop, poll_seconds=settings.worker_poll_seconds
         )
         try:
             run_worker(engine, settings, stop)
@@ -181,12 +183,13 @@ def worker() -> None:
                 ingest_thread.join(timeout=30)
 
 
-def spool_inbox(engine: Engine, settings: Settings) -> Inbox:
+def spool_inbox(engine: Engine, settings: Settings, office: OfficeConfig) -> Inbox:
     """An inbox like the web app's, for ingesting the instance folder's spool."""
     return Inbox(
         engine,
         settings,
         build_router(),
+        office,
         spool=Spool(settings.spool_path, limit=settings.spool_max_messages),
     )
 
@@ -217,7 +220,7 @@ def spool_ingest() -> None:
     """Handle the waiting callbacks now (the worker and `serve` do it on their own)."""
     settings = get_settings()
     with open_database(settings) as engine:
-        inbox = spool_inbox(engine, settings)
+        inbox = spool_inbox(engine, settings, load_office(settings))
         assert inbox.spool is not None
         counts = SpoolIngest(inbox, inbox.spool).run_once()
     if counts.skipped:

@@ -13,7 +13,8 @@ import click
 from sqlalchemy import Connection, select
 from sqlmodel import Session
 
-from config.figures import RATE_NAMES, FiguresConfig, load_figures_config
+from config.figures import LOWER_IS_BETTER, RATE_NAMES, FiguresConfig
+from config.office import load_office
 from config.settings import get_settings
 from handlers import texts
 from models.base import utcnow
@@ -32,8 +33,8 @@ from models.figures import (
     format_percent,
     headline,
     headline_fields,
+    ledger_filter,
     period_scope,
-    scope_filter,
 )
 from models.migrate import upgrade
 from models.place import Place, PlaceKind, ancestors, find_places
@@ -57,8 +58,10 @@ PLACE_COLUMNS = ("reporters", "neighbour_heads", "participation_rate")
 LEDGER_BATCH = 2000
 LEDGER_TIMES = (
     "created_at",
+    "first_assigned_at",
     "assigned_at",
     "accepted_at",
+    "last_accepted_at",
     "resolved_at",
     "closed_at",
     "ack_due_at",
@@ -98,7 +101,8 @@ def report(
     engine = make_engine(settings.resolved_database_url)
     try:
         upgrade(engine)
-        config = load_figures_config()
+        # Category names from the office's taxonomy, the one chat replies and the digest use.
+        config = load_office(settings).figures
         with read_session(engine) as session:
             place = _find_place(session, place_name) if place_name else None
             try:
@@ -117,9 +121,11 @@ def report(
             else:
                 click.echo(_as_text(result, by, config))
             if xlsx_path is not None:
-                rows = write_xlsx(xlsx_path, session, result, by, config)
+                rows, merged = write_xlsx(xlsx_path, session, result, by, config)
                 if not as_json:
-                    click.echo(texts.REPORT_XLSX_WRITTEN.format(path=xlsx_path, rows=rows))
+                    click.echo(
+                        texts.REPORT_XLSX_WRITTEN.format(path=xlsx_path, rows=rows, merged=merged)
+                    )
     finally:
         engine.dispose()
 
@@ -288,13 +294,18 @@ def mask_phone(phone: str | None) -> str:
     return f"{digits[:3]}****{digits[-4:]}"
 
 
-def write_xlsx(path: Path, session: Session, result: Report, by: str, config: FiguresConfig) -> int:
-    """The summary sheet and the 台账 (one row per collected ticket); returns the ledger rows."""
+def write_xlsx(
+    path: Path, session: Session, result: Report, by: str, config: FiguresConfig
+) -> tuple[int, int]:
+    """The summary sheet and the 台账 (one row per collected or merged ticket).
+
+    Returns the ledger's rows and how many of them are duplicates merged into another ticket.
+    """
     book = XlsxBook()
     _summary_sheet(book, result, by, config)
-    rows = _ledger_sheet(book, session, result.scope, config)
+    rows, merged = _ledger_sheet(book, session, result.scope, config)
     book.save(path)
-    return rows
+    return rows, merged
 
 
 def _summary_sheet(book: XlsxBook, result: Report, by: str, config: FiguresConfig) -> None:
@@ -320,6 +331,29 @@ def _summary_sheet(book: XlsxBook, result: Report, by: str, config: FiguresConfi
     sheet.header([texts.REPORT_KEY_COLUMN[by], *(texts.REPORT_COLUMNS[c] for c in columns)])
     for label, figures in [*result.breakdowns[by], (texts.REPORT_TOTAL_ROW, result.overall)]:
         sheet.row([label, *(_summary_value(figures, c, config) for c in columns)])
+    sheet.row([])
+    sheet.header([texts.REPORT_DEFINITIONS_TITLE])
+    for definition in texts.REPORT_DEFINITIONS.values():
+        sheet.row([definition])
+    sheet.row([])
+    sheet.header([texts.REPORT_SCORE_TITLE])
+    for line in score_explanation(config):
+        sheet.row([line])
+
+
+def score_explanation(config: FiguresConfig) -> list[str]:
+    """How the 综合得分 is made, with the weights of the figures file, in the office's words."""
+    weighted = [(name, config.weights.get(name, 0.0)) for name in RATE_NAMES]
+    weighted = [(name, weight) for name, weight in weighted if weight > 0]
+    terms = " + ".join(
+        (
+            texts.REPORT_SCORE_TERM_LOWER if name in LOWER_IS_BETTER else texts.REPORT_SCORE_TERM
+        ).format(rate=texts.REPORT_COLUMNS[name], weight=f"{weight:g}")
+        for name, weight in weighted
+    )
+    total = f"{sum(weight for _, weight in weighted):g}"
+    formula = texts.REPORT_SCORE_FORMULA.format(terms=terms, total=total)
+    return [formula, *(note.format(total=total) for note in texts.REPORT_SCORE_NOTES)]
 
 
 def _summary_value(figures: Figures, name: str, config: FiguresConfig) -> Any:
@@ -339,21 +373,24 @@ def _summary_value(figures: Figures, name: str, config: FiguresConfig) -> Any:
     return getattr(figures, name)
 
 
-def _ledger_sheet(book: XlsxBook, session: Session, scope: Scope, config: FiguresConfig) -> int:
+def _ledger_sheet(
+    book: XlsxBook, session: Session, scope: Scope, config: FiguresConfig
+) -> tuple[int, int]:
     widths = [width for _, _, width in texts.LEDGER_COLUMNS]
     sheet = book.sheet(texts.REPORT_LEDGER_SHEET, widths, freeze="A2")
     sheet.header([title for _, title, _ in texts.LEDGER_COLUMNS])
     keys = [key for key, _, _ in texts.LEDGER_COLUMNS]
-    count = 0
-    for row in _ledger_rows(session, scope, config):
+    count = merged = 0
+    for row in ledger_rows(session, scope, config):
         # Summaries and results are what people typed: the writer keeps them text.
         sheet.row([row.get(key) for key in keys])
         count += 1
-    return count
+        merged += row["state"] == STATE_NAMES[TicketState.duplicate]
+    return count, merged
 
 
-def _ledger_rows(session: Session, scope: Scope, config: FiguresConfig) -> Iterator[dict[str, Any]]:
-    """One dict per collected ticket of the scope, oldest first, streamed from the database."""
+def ledger_rows(session: Session, scope: Scope, config: FiguresConfig) -> Iterator[dict[str, Any]]:
+    """One dict per collected or merged ticket of the scope, oldest first, streamed."""
     conn: Connection = session.connection()
     rows = conn.execute(select(PLACE.c.id, PLACE.c.name, PLACE.c.kind, PLACE.c.parent_id))
     places = {row.id: (row.name, row.kind, row.parent_id) for row in rows}
@@ -372,6 +409,7 @@ def _ledger_rows(session: Session, scope: Scope, config: FiguresConfig) -> Itera
         "urgent",
         "summary",
         "state",
+        "duplicate_of_id",
         "result",
         "rating",
         "reopen_count",
@@ -379,7 +417,7 @@ def _ledger_rows(session: Session, scope: Scope, config: FiguresConfig) -> Itera
     ]
     stmt = (
         select(*(t[name] for name in columns))
-        .where(*scope_filter(session, scope))
+        .where(*ledger_filter(session, scope))
         .order_by(t.created_at, t.id)
     )
     result = conn.execution_options(yield_per=LEDGER_BATCH).execute(stmt)
@@ -402,6 +440,9 @@ def _ledger_rows(session: Session, scope: Scope, config: FiguresConfig) -> Itera
             "summary": row.summary,
             "assignee": assignee[0] if assignee else None,
             "state": STATE_NAMES.get(TicketState(row.state), row.state),
+            "duplicate_of": f"#{row.duplicate_of_id}"
+            if row.state == TicketState.duplicate.value and row.duplicate_of_id
+            else None,
             "result": row.result,
             "rating": texts.LEDGER_RATINGS.get(row.rating, row.rating) if row.rating else None,
             "reopen_count": row.reopen_count,

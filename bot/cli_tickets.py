@@ -11,6 +11,7 @@ from sqlmodel import Session, col, select
 
 from bot.cli_support import open_database
 from config.calendar import TIMEZONE
+from config.office import load_office
 from config.settings import get_settings
 from handlers import texts
 from handlers.assignment import category_name, place_label
@@ -28,7 +29,7 @@ def _iso(value: Any) -> str | None:
 
 def ticket_record(session: Session, ticket: Ticket) -> dict[str, Any]:
     """A ticket with its assignee, route, attachments and full timeline, as plain data."""
-    settings = get_settings()
+    office = load_office(get_settings())
     assert ticket.id is not None
     people: dict[int, Person | None] = {}
 
@@ -50,7 +51,7 @@ def ticket_record(session: Session, ticket: Ticket) -> dict[str, Any]:
         "state": ticket.state,
         "state_name": state_name(ticket),
         "category": ticket.category,
-        "category_name": category_name(settings, ticket.category),
+        "category_name": category_name(office, ticket.category),
         "place": place_label(session, ticket),
         "village_id": ticket.village_id,
         "group": ticket.group_number,
@@ -221,7 +222,7 @@ def list_tickets(state: str | None, place_name: str | None, limit: int, as_json:
             place: Place = places[0]
             stmt = stmt.where(col(Ticket.place_path).startswith(place.path))
         rows = list(session.exec(stmt.order_by(col(Ticket.id).desc()).limit(limit)))
-        settings = get_settings()
+        office = load_office(get_settings())
         for row in rows:
             assignee = session.get(Person, row.assignee_id) if row.assignee_id else None
             item = {
@@ -240,6 +241,6 @@ def list_tickets(state: str | None, place_name: str | None, limit: int, as_json:
             else:
                 click.echo(
                     f"#{row.id}\t{state_name(row)}\t{item['place']}\t"
-                    f"{category_name(settings, row.category)}\t{item['assignee'] or '—'}\t"
+                    f"{category_name(office, row.category)}\t{item['assignee'] or '—'}\t"
                     f"{row.summary}"
                 )

@@ -7,6 +7,8 @@ same slot, each person gets one digest a week.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import UTC, datetime, time, timedelta
 
@@ -14,6 +16,7 @@ from sqlalchemy import Engine, func
 from sqlmodel import Session, col, select
 
 from config.calendar import TIMEZONE
+from config.office import OfficeConfig
 from config.settings import Settings
 from handlers import texts
 from handlers.assignment import category_name, place_label
@@ -134,7 +137,7 @@ def cadre_digest(ctx: Context, person: Person) -> str | None:
             texts.DIGEST_CADRE_LINE.format(
                 id=ticket.id,
                 place=place_label(ctx.session, ticket),
-                category=category_name(ctx.settings, ticket.category),
+                category=category_name(ctx.office, ticket.category),
                 due=local_due(ticket.resolve_due_at),
                 late=late,
             )
@@ -160,8 +163,13 @@ def overseer_digest(ctx: Context, person: Person, place: Place) -> str:
     """A dispatcher's or leader's view of their part of the tree."""
     session = ctx.session
     week_start, week_end = last_week(ctx.now)
-    this_week = compute_figures(session, start=week_start, end=week_end, as_of=ctx.now, place=place)
-    overall = compute_figures(session, start=EPOCH, end=ctx.now, as_of=ctx.now, place=place)
+    config = ctx.office.figures
+    this_week = compute_figures(
+        session, start=week_start, end=week_end, as_of=ctx.now, place=place, config=config
+    )
+    overall = compute_figures(
+        session, start=EPOCH, end=ctx.now, as_of=ctx.now, place=place, config=config
+    )
     in_place = col(Ticket.place_path).startswith(place.path)
     lines = [
         texts.DIGEST_OVERSEER_HEADER.format(name=person.name, place=place.name),
@@ -211,7 +219,7 @@ def overseer_digest(ctx: Context, person: Person, place: Place) -> str:
         lines.append(texts.DIGEST_TOP_VILLAGES.format(list=most))
     if by_category:
         most = "、".join(
-            f"{category_name(ctx.settings, code)}{count}件" for code, count in by_category
+            f"{category_name(ctx.office, code)}{count}件" for code, count in by_category
         )
         lines.append(texts.DIGEST_TOP_CATEGORIES.format(list=most))
     return "\n".join(lines)
@@ -255,15 +263,23 @@ def weekly_digests(ctx: Context, week: str) -> tuple[list[Digest], DigestCounts]
 
 
 def send_weekly_digests(
-    engine: Engine, settings: Settings, now: datetime, week: str
+    engine: Engine,
+    settings: Settings,
+    office: OfficeConfig,
+    now: datetime,
+    week: str,
+    *,
+    transaction: Callable[[], AbstractContextManager[Session]] | None = None,
 ) -> DigestCounts:
     """Build the digests in a read-only session, then write them to the outbox.
 
     The figures take a while on a large county; building them outside the write transaction
     keeps the webhook answering meanwhile. The outbox keys make a repeated run write nothing.
+    `transaction` is where they are written (default: one unit of work; a dry run's is undone).
     """
     with read_session(engine) as session:
-        digests, counts = weekly_digests(Context(session=session, settings=settings, now=now), week)
-    with unit_of_work(engine) as session:
+        context = Context(session=session, settings=settings, now=now, office=office)
+        digests, counts = weekly_digests(context, week)
+    with (transaction or (lambda: unit_of_work(engine)))() as session:
         counts.messages = sum(_enqueue(session, digest, now) for digest in digests)
     return counts

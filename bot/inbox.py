@@ -24,6 +24,7 @@ from wechatpy.replies import TextReply
 from bot.spool import Spool, SpoolEntry, SpoolFull
 from bot.wechat_crypto import MALFORMED_ERRORS, Malformed
 from config.calendar import TIMEZONE
+from config.office import OfficeConfig
 from config.settings import Settings
 from handlers import texts
 from handlers.router import Context, Message, Router
@@ -262,6 +263,7 @@ class Inbox:
         engine: Engine,
         settings: Settings,
         router: Router,
+        office: OfficeConfig,
         services: dict[str, Any] | None = None,
         clock: Callable[[], datetime] = utcnow,
         spool: Spool | None = None,
@@ -269,6 +271,7 @@ class Inbox:
         self.engine = engine
         self.settings = settings
         self.router = router
+        self.office = office
         self.services = services or {}
         self.clock = clock
         self.spool = spool
@@ -343,7 +346,13 @@ class Inbox:
         )
         session.add(record)
         session.flush()  # on PostgreSQL a concurrent twin blocks here until we commit
-        ctx = Context(session=session, settings=self.settings, now=now, services=self.services)
+        ctx = Context(
+            session=session,
+            settings=self.settings,
+            now=now,
+            office=self.office,
+            services=self.services,
+        )
         text = self.router.dispatch(message, ctx)
         record.reply = render_reply(text, raw, now) if text else SUCCESS
         session.add(record)

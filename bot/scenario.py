@@ -42,10 +42,9 @@ from bot.channels import Channels, ConsoleChannel, Sending, SendResult, channel_
 from bot.cli_support import open_database
 from bot.phone import Phone, message_xml, next_msg_id, reply_text
 from bot.scheduler import JobContext, JobSpec, Weekly, job_specs
-from config.calendar import TIMEZONE, WorkCalendar, load_calendar
+from config.calendar import TIMEZONE, WorkCalendar
+from config.office import load_office
 from config.settings import Settings, get_settings
-from config.sla import load_sla
-from config.taxonomy import load_taxonomy
 from handlers import texts
 from models.db import read_session, unit_of_work
 from models.deadlines import deadlines_for
@@ -772,13 +771,15 @@ class Season:
         self.end_day = date(SEASON_START.year + last_month // 12, last_month % 12 + 1, 1)
         self.end = local_midnight(self.end_day)
         self.clock = Clock(self.start)
-        self.calendar = load_calendar(self.settings.holidays_file)
-        self.sla = load_sla(self.settings.sla_file)
+        # The files the app and the jobs of the season use, read once for all of them.
+        self.files = load_office(self.settings)
+        self.calendar = self.files.calendar
+        self.sla = self.files.sla
         self.office = Office(self.calendar)
-        self.taxonomy = load_taxonomy(self.settings.taxonomy_file)
+        self.taxonomy = self.files.taxonomy
         self.category_code = {c.name: c.code for c in self.taxonomy.categories}
         self.roster = load_roster(engine)
-        app = create_app(self.settings, engine=engine, clock=self.clock)
+        app = create_app(self.settings, engine=engine, clock=self.clock, office=self.files)
         self.webhook = Webhook(app.test_client(), self.settings, self.clock)
         self.channels = Channels(console=PhoneChannel())
         self.queue: list[tuple[datetime, int, Callable[..., None], tuple[Any, ...]]] = []
@@ -1103,8 +1104,7 @@ class Season:
         context = JobContext(
             engine=self.engine,
             settings=self.settings,
-            sla=self.sla,
-            calendar=self.calendar,
+            office=self.files,
             now=self.clock.now,
         )
         note = spec.body(context)
@@ -1709,7 +1709,7 @@ class Season:
         first = local_midnight(date(SEASON_START.year, SEASON_START.month, 1))
         scope = Scope(start=first, end=self.end, as_of=self.end)
         with read_session(self.engine) as session:
-            return compute_report(session, scope)
+            return compute_report(session, scope, config=self.files.figures)
 
 
 # ---------------------------------------------------------------- the database

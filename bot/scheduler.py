@@ -7,6 +7,9 @@ process, or a restarted one — sees the row and skips. At start every job runs 
 catches up a slot missed while no worker was up: a sweep always, the weekly digest only on the
 slot's own day (Asia/Shanghai).
 
+`dry_run_job` runs a job's body for any moment in one transaction that it rolls back: it claims
+no slot and keeps nothing, and tells what the run would send (`jobs run --dry-run`).
+
 Outbox delivery and media downloads are not slot jobs: bot/worker.py runs them as a polling loop
 under per-message leases, which already keeps several workers apart.
 """
@@ -16,26 +19,30 @@ from __future__ import annotations
 import logging
 import os
 import socket
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, contextmanager
+from dataclasses import dataclass, field
 from datetime import datetime, time, timedelta
 from typing import Any
 
 from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.triggers.cron import CronTrigger
-from sqlalchemy import Engine
-from sqlmodel import select
+from sqlalchemy import Engine, func
+from sqlmodel import Session, col, select
 
 from bot.digest import send_weekly_digests
-from config.calendar import TIMEZONE, WorkCalendar, load_calendar
+from config.calendar import TIMEZONE, WorkCalendar
+from config.office import OfficeConfig, load_office
 from config.settings import Settings
-from config.sla import SlaConfig, WeeklyTime, load_sla
+from config.sla import SlaConfig, WeeklyTime
 from handlers import intake, texts
 from handlers.router import Context as HandlerContext
 from models.base import utcnow
 from models.db import unit_of_work
 from models.followup import FollowupResult, FollowupTexts, rating_followup
 from models.jobs import JobRun, claim_slot, finish_run
+from models.outbox import OutboxMessage
+from models.person import Person
 from models.sla import AlertTexts, SweepResult, sla_sweep
 
 log = logging.getLogger(__name__)
@@ -63,15 +70,36 @@ FOLLOWUP_TEXTS = FollowupTexts(
 )
 
 
+Transaction = Callable[[], AbstractContextManager[Session]]
+
+
 @dataclass(frozen=True)
 class JobContext:
     """What a job body gets: the database, the settings and files, and the moment of its run."""
 
     engine: Engine
     settings: Settings
-    sla: SlaConfig
-    calendar: WorkCalendar
+    office: OfficeConfig
     now: datetime
+    # Where the body writes: one committed unit of work per call, unless a dry run gives its
+    # own (one transaction for the whole run, rolled back at the end).
+    transaction: Transaction | None = field(default=None, repr=False)
+
+    @property
+    def sla(self) -> SlaConfig:
+        """The time limits of the worker's (or command's) SLA file."""
+        return self.office.sla
+
+    @property
+    def calendar(self) -> WorkCalendar:
+        """The worker's working-day calendar."""
+        return self.office.calendar
+
+    def unit(self) -> AbstractContextManager[Session]:
+        """One transaction of the job's work: committed on success (rolled back in a dry run)."""
+        if self.transaction is not None:
+            return self.transaction()
+        return unit_of_work(self.engine)
 
 
 JobBody = Callable[[JobContext], str]
@@ -142,7 +170,7 @@ def run_sla_sweep(ctx: JobContext) -> str:
     """Reminders, escalations and 督办 due now, in batches of one transaction each."""
     total = SweepResult()
     for _ in range(MAX_BATCHES):
-        with unit_of_work(ctx.engine) as session:
+        with ctx.unit() as session:
             batch = sla_sweep(
                 session, ctx.now, texts=ALERT_TEXTS, sla=ctx.sla, calendar=ctx.calendar
             )
@@ -164,7 +192,7 @@ def run_rating_followup(ctx: JobContext) -> str:
     """回访: ask unrated reporters again, close long-unrated tickets, in batches."""
     total = FollowupResult()
     for _ in range(MAX_BATCHES):
-        with unit_of_work(ctx.engine) as session:
+        with ctx.unit() as session:
             batch = rating_followup(session, ctx.now, texts=FOLLOWUP_TEXTS, sla=ctx.sla)
         total.asked_again += batch.asked_again
         total.closed += batch.closed
@@ -180,9 +208,9 @@ def run_rating_followup(ctx: JobContext) -> str:
 
 def run_release_drafts(ctx: JobContext) -> str:
     """Photos and voice notes nobody described within a day go to the dispatcher."""
-    with unit_of_work(ctx.engine) as session:
+    with ctx.unit() as session:
         released = intake.release_stale_drafts(
-            HandlerContext(session=session, settings=ctx.settings, now=ctx.now)
+            HandlerContext(session=session, settings=ctx.settings, now=ctx.now, office=ctx.office)
         )
     return texts.JOB_NOTE_DRAFTS.format(released=released)
 
@@ -190,9 +218,11 @@ def run_release_drafts(ctx: JobContext) -> str:
 def run_weekly_digest(ctx: JobContext) -> str:
     """The Monday status push to every cadre with open work and every dispatcher and leader."""
     week = ctx.now.astimezone(TIMEZONE).date().isoformat()
-    sent = send_weekly_digests(ctx.engine, ctx.settings, ctx.now, week)
+    counts = send_weekly_digests(
+        ctx.engine, ctx.settings, ctx.office, ctx.now, week, transaction=ctx.unit
+    )
     return texts.JOB_NOTE_DIGEST.format(
-        cadres=sent.cadres, overseers=sent.overseers, messages=sent.messages
+        cadres=counts.cadres, overseers=counts.overseers, messages=counts.messages
     )
 
 
@@ -232,6 +262,7 @@ def run_job(
     settings: Settings,
     now: datetime,
     *,
+    office: OfficeConfig | None = None,
     worker: str | None = None,
     clock: Callable[[], datetime] = utcnow,
 ) -> RunOutcome:
@@ -239,9 +270,10 @@ def run_job(
 
     The claim commits before the job runs, so a second worker waits for nothing and skips; the
     outcome is recorded on the claimed row afterwards. `clock` stamps when it really ran.
+    `office` is the worker's files, read once when it started (else read now from `settings`).
     """
     slot = spec.schedule.slot_for(now)
-    if spec.same_day_only and slot.astimezone(TIMEZONE).date() != now.astimezone(TIMEZONE).date():
+    if _missed(spec, slot, now):
         return RunOutcome(spec.name, slot, "missed", "the slot's day is over; not caught up")
     worker = worker or worker_name()
     with unit_of_work(engine) as session:
@@ -255,11 +287,7 @@ def run_job(
     if run_id is None:
         return RunOutcome(spec.name, slot, "taken", taken)
     ctx = JobContext(
-        engine=engine,
-        settings=settings,
-        sla=load_sla(settings.sla_file),
-        calendar=load_calendar(settings.holidays_file),
-        now=now,
+        engine=engine, settings=settings, office=office or load_office(settings), now=now
     )
     try:
         note, status = spec.body(ctx), "done"
@@ -272,15 +300,97 @@ def run_job(
     return RunOutcome(spec.name, slot, status, note)
 
 
+def _missed(spec: JobSpec, slot: datetime, now: datetime) -> bool:
+    """A same-day-only job whose slot's day is over (a Monday digest is not sent on Tuesday)."""
+    local_day = now.astimezone(TIMEZONE).date()
+    return spec.same_day_only and slot.astimezone(TIMEZONE).date() != local_day
+
+
+@dataclass(frozen=True)
+class PlannedMessage:
+    """A message a dry run would have written to the outbox."""
+
+    person: str
+    kind: str
+    text: str
+
+
+@dataclass(frozen=True)
+class DryRunOutcome:
+    """What a job would do at a moment: its note and the messages it would send."""
+
+    job: str
+    slot: datetime
+    status: str  # "dry-run", or "missed" when a real run would not run at all
+    note: str
+    messages: list[PlannedMessage]
+
+
+class _Undo(Exception):
+    """Raised to roll a dry run's transaction back."""
+
+
+def dry_run_job(
+    spec: JobSpec,
+    engine: Engine,
+    settings: Settings,
+    now: datetime,
+    *,
+    office: OfficeConfig | None = None,
+) -> DryRunOutcome:
+    """Run a job's body for `now` and undo it: no slot is claimed, nothing stays written.
+
+    The whole run is one transaction (its batches share it, so each sees the ones before); the
+    messages it wrote to the outbox are read back, then everything is rolled back.
+    """
+    slot = spec.schedule.slot_for(now)
+    if _missed(spec, slot, now):
+        return DryRunOutcome(spec.name, slot, "missed", "the slot's day is over", [])
+    office = office or load_office(settings)
+    planned: list[PlannedMessage] = []
+    note = ""
+    try:
+        with unit_of_work(engine) as session:
+            first_new = (session.exec(select(func.max(OutboxMessage.id))).one() or 0) + 1
+
+            @contextmanager
+            def transaction() -> Iterator[Session]:
+                yield session
+                session.flush()
+
+            ctx = JobContext(
+                engine=engine, settings=settings, office=office, now=now, transaction=transaction
+            )
+            note = spec.body(ctx)
+            session.flush()
+            rows = session.exec(
+                select(OutboxMessage, Person)
+                .join(Person, col(Person.id) == OutboxMessage.person_id, isouter=True)
+                .where(col(OutboxMessage.id) >= first_new)
+                .order_by(col(OutboxMessage.id))
+            )
+            planned = [
+                PlannedMessage(person.name if person else "—", message.kind, message.text)
+                for message, person in rows
+            ]
+            raise _Undo
+    except _Undo:
+        pass
+    return DryRunOutcome(spec.name, slot, "dry-run", note, planned)
+
+
 def _fire(
     spec: JobSpec,
     engine: Engine,
     settings: Settings,
+    office: OfficeConfig,
     clock: Callable[[], datetime],
     worker: str | None,
 ) -> None:
     try:
-        outcome = run_job(spec, engine, settings, clock(), worker=worker, clock=clock)
+        outcome = run_job(
+            spec, engine, settings, clock(), office=office, worker=worker, clock=clock
+        )
     except Exception:
         # The claim itself failed (database away): the next firing tries again.
         log.exception("job %s could not run", spec.name)
@@ -297,8 +407,13 @@ def build_scheduler(
     clock: Callable[[], datetime] = utcnow,
     worker: str | None = None,
     catch_up: bool = True,
+    office: OfficeConfig | None = None,
 ) -> BackgroundScheduler:
-    """A scheduler (not started) with every job of `job_specs` under its own id."""
+    """A scheduler (not started) with every job of `job_specs` under its own id.
+
+    The office's files are read once here (from `settings`, unless given) and shared by every run.
+    """
+    office = office or load_office(settings)
     scheduler = BackgroundScheduler(
         timezone=TIMEZONE,
         # A run held up (a busy pool, a suspended machine) runs once, however late: the slot
@@ -306,11 +421,11 @@ def build_scheduler(
         job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": None},
     )
     first_run: dict[str, Any] = {"next_run_time": datetime.now(TIMEZONE)} if catch_up else {}
-    for spec in specs if specs is not None else job_specs(load_sla(settings.sla_file)):
+    for spec in specs if specs is not None else job_specs(office.sla):
         scheduler.add_job(
             _fire,
             trigger=spec.schedule.trigger(),
-            args=(spec, engine, settings, clock, worker),
+            args=(spec, engine, settings, office, clock, worker),
             id=spec.name,
             name=spec.name,
             replace_existing=True,
@@ -326,9 +441,12 @@ def start_scheduler(
     specs: list[JobSpec] | None = None,
     clock: Callable[[], datetime] = utcnow,
     worker: str | None = None,
+    office: OfficeConfig | None = None,
 ) -> BackgroundScheduler:
     """Start every scheduled job in background threads; call `.shutdown()` when stopping."""
-    scheduler = build_scheduler(engine, settings, specs=specs, clock=clock, worker=worker)
+    scheduler = build_scheduler(
+        engine, settings, specs=specs, clock=clock, worker=worker, office=office
+    )
     scheduler.start()
     log.info("scheduler started: %s", ", ".join(job.id for job in scheduler.get_jobs()))
     return scheduler

@@ -18,7 +18,6 @@ import threading
 import tomllib
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
-from functools import lru_cache
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -219,7 +218,10 @@ def load_holidays(path: Path | None = None) -> dict[int, OfficeYear]:
     return parse_holidays(data, str(path))
 
 
-@lru_cache(maxsize=8)
 def load_calendar(path: Path | None = None) -> WorkCalendar:
-    """The calendar of the package plus the office's file (cached, so warnings come once)."""
+    """The calendar of the package plus the office's file.
+
+    Built once per app or process (config.office) and passed down: it remembers the days it has
+    looked up, and warns once per year it has no calendar for.
+    """
     return WorkCalendar(load_holidays(path))

@@ -1,7 +1,9 @@
 """Report settings: the headline sentence, the composite score's weights, labels, category names.
 
 The values live in ``figures.toml`` beside this module; this module reads and validates them. It
-imports nothing of the project outside ``config`` (category names come from the taxonomy file).
+imports nothing of the project outside ``config``. Category names are not in this file: they come
+from the office's taxonomy (GRIEVANCE_TAXONOMY_FILE), the same one the chat replies use, given by
+whoever loads the config (config/office.py).
 """
 
 from __future__ import annotations
@@ -9,10 +11,11 @@ from __future__ import annotations
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from functools import lru_cache
 from pathlib import Path
 from types import MappingProxyType
 from typing import Any
+
+from config.taxonomy import Taxonomy
 
 DEFAULT_PATH = Path(__file__).with_name("figures.toml")
 
@@ -73,16 +76,21 @@ class FiguresConfig:
         return self.category_names.get(code, code)
 
 
-@lru_cache(maxsize=8)
-def load_figures_config(path: Path | None = None) -> FiguresConfig:
-    """Read and validate a figures file (the default one beside this module when `path` is None)."""
+def load_figures_config(
+    path: Path | None = None, *, taxonomy: Taxonomy | None = None
+) -> FiguresConfig:
+    """Read and validate a figures file (the default one beside this module when `path` is None).
+
+    Category names come from `taxonomy`, the office's; without one a report shows the codes.
+    """
     source = path or DEFAULT_PATH
     try:
         with source.open("rb") as handle:
             data = tomllib.load(handle)
     except tomllib.TOMLDecodeError as exc:
         raise FiguresConfigError(f"{source}: not valid TOML: {exc}") from exc
-    return parse_figures_config(data, where=str(source), category_names=_category_names())
+    names = {c.code: c.name for c in taxonomy.categories} if taxonomy is not None else {}
+    return parse_figures_config(data, where=str(source), category_names=names)
 
 
 def parse_figures_config(
@@ -140,17 +148,3 @@ def _labels(raw: Any, where: str) -> dict[str, str]:
             raise FiguresConfigError(f"{where}: {name} must be a non-empty string")
         labels[name] = value
     return labels
-
-
-def _category_names() -> dict[str, str]:
-    """Category display names from the taxonomy, when it is installed and readable."""
-    try:
-        from config.taxonomy import load_taxonomy
-    except ImportError:
-        return {}
-    try:
-        taxonomy = load_taxonomy()
-    except (OSError, ValueError):
-        # A broken taxonomy is reported where it is used for parsing; a report shows codes.
-        return {}
-    return {category.code: category.name for category in taxonomy.categories}

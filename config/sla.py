@@ -10,7 +10,6 @@ import re
 import tomllib
 from dataclasses import dataclass, field, replace
 from datetime import timedelta
-from functools import lru_cache
 from pathlib import Path
 from typing import Any, Literal
 
@@ -281,9 +280,11 @@ def parse_sla(data: dict[str, Any], source: str = "sla.toml") -> SlaConfig:
     )
 
 
-@lru_cache(maxsize=8)
 def load_sla(path: Path | None = None) -> SlaConfig:
-    """Read and validate an SLA file (the default one beside this module when `path` is None)."""
+    """Read and validate an SLA file (the default one beside this module when `path` is None).
+
+    Read once by whoever builds an app, a worker or a command (config.office), never per call.
+    """
     path = path or DEFAULT_PATH
     try:
         data = tomllib.loads(path.read_text(encoding="utf-8"))

@@ -4,15 +4,11 @@ from __future__ import annotations
 
 from collections.abc import Collection
 from datetime import datetime
-from functools import lru_cache
-from pathlib import Path
 
 from sqlmodel import Session
 
 from config.calendar import TIMEZONE
-from config.routing import RoutingRules, load_routing
-from config.settings import Settings
-from config.taxonomy import Taxonomy, load_taxonomy
+from config.office import OfficeConfig
 from handlers import texts
 from handlers.router import Context
 from models.deadlines import set_deadlines
@@ -27,32 +23,9 @@ from models.workflow import change_state
 LOCAL = TIMEZONE
 
 
-@lru_cache(maxsize=4)
-def _taxonomy(path: Path | None) -> Taxonomy:
-    return load_taxonomy(path)
-
-
-@lru_cache(maxsize=4)
-def _routing(path: Path | None) -> RoutingRules:
-    return load_routing(path)
-
-
-def taxonomy_of(settings: Settings) -> Taxonomy:
-    """The taxonomy the office configured (read once per file)."""
-    return _taxonomy(settings.taxonomy_file)
-
-
-def routing_of(settings: Settings) -> RoutingRules:
-    """The routing overrides the office configured (read once per file)."""
-    return _routing(settings.routing_file)
-
-
-def category_name(settings: Settings, code: str | None) -> str:
-    """A category's Chinese name, for people."""
-    taxonomy = taxonomy_of(settings)
-    if code and code in taxonomy.codes:
-        return taxonomy.get(code).name
-    return "其他"
+def category_name(office: OfficeConfig, code: str | None) -> str:
+    """A category's Chinese name in the office's taxonomy, for people (chat, digest, CLI)."""
+    return office.category_name(code)
 
 
 def place_label(session: Session, ticket: Ticket) -> str:
@@ -96,7 +69,7 @@ def ticket_fields(ctx: Context, ticket: Ticket) -> dict[str, object]:
     reporter = session.get(Person, ticket.reporter_id) if ticket.reporter_id else None
     return {
         "id": ticket.id,
-        "category": category_name(ctx.settings, ticket.category),
+        "category": category_name(ctx.office, ticket.category),
         "place": place_label(session, ticket),
         "urgency": texts.URGENT_MARK if ticket.urgent else "",
         "summary": ticket.summary or ticket.text[:30],
@@ -135,9 +108,7 @@ def tell_reporters_reassigned(ctx: Context, ticket: Ticket) -> None:
 
 def route(ctx: Context, ticket: Ticket, exclude: Collection[int] = ()) -> RouteChoice | None:
     """Where the routing rules send this ticket."""
-    return choose_assignee(
-        ctx.session, ticket, taxonomy_of(ctx.settings), routing_of(ctx.settings), exclude
-    )
+    return choose_assignee(ctx.session, ticket, ctx.taxonomy, ctx.office.routing, exclude)
 
 
 def assign(
@@ -162,6 +133,6 @@ def assign(
         actor_id=actor_id,
         note=f"{note} → {label}" if note else label,
     )
-    set_deadlines(ctx.session, ticket, ctx.now)
+    set_deadlines(ctx.session, ticket, ctx.now, sla=ctx.sla, calendar=ctx.calendar)
     fields = ticket_fields(ctx, ticket)
     notify(ctx, choice.person.id, "assigned", texts.NOTIFY_ASSIGNED.format(**fields), ticket)

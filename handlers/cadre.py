@@ -23,7 +23,6 @@ from models.ticket import Ticket, TicketRequest, TicketState
 from models.tickets import cancel_pending_requests, followers, may_handle, open_tickets_of
 from models.workflow import change_state, record_event
 
-MAX_EXTENSION_DAYS = 15
 WORKING = (TicketState.assigned.value, TicketState.accepted.value, TicketState.in_progress.value)
 
 
@@ -256,8 +255,9 @@ def extend(message: Message, ctx: Context) -> Reply:
     reason = reason.strip(" \u3000，,：:")
     if days is None or days <= 0 or not reason:
         return texts.NEEDS_TEXT.format(command="延期", what="天数和原因", example=example)
-    if days > MAX_EXTENSION_DAYS:
-        return texts.EXTENSION_TOO_LONG.format(max=MAX_EXTENSION_DAYS)
+    longest = ctx.sla.extension_max_working_days  # the app's SLA file, [extension]
+    if days > longest:
+        return texts.EXTENSION_TOO_LONG.format(max=longest)
     if ticket.state not in WORKING:
         return wrong_state(ticket, "申请延期")
     if _pending_extension(ctx, ticket):

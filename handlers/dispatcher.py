@@ -21,7 +21,7 @@ from models.place import Place
 from models.routing import RouteChoice
 from models.ticket import Ticket, TicketRequest, TicketState
 from models.tickets import cancel_pending_requests, dispatch_queue, may_dispatch
-from models.workflow import can_transition, change_state, record_event
+from models.workflow import approve_return, can_transition, change_state, record_event
 
 REQUEST_NAMES = {"return": "退回", "extension": "延期"}
 # A ticket that is itself merged away, or void, cannot take others in.
@@ -48,11 +48,18 @@ def _pending_request(ctx: Context, ticket: Ticket) -> TicketRequest | None:
 
 
 def _close_request(
-    ctx: Context, request: TicketRequest, person: Person, status: str, note: str = ""
+    ctx: Context,
+    ticket: Ticket,
+    request: TicketRequest,
+    person: Person,
+    status: str,
+    note: str = "",
 ) -> None:
     request.status, request.decided_by_id, request.decided_at = status, person.id, ctx.now
     request.decision_note = note
     ctx.session.add(request)
+    if request.kind == "return" and status == "approved":
+        approve_return(ticket)
 
 
 def send_to(message: Message, ctx: Context) -> Reply:
@@ -74,7 +81,7 @@ def send_to(message: Message, ctx: Context) -> Reply:
     previous = ticket.assignee_id
     pending = _pending_request(ctx, ticket)
     if pending is not None and pending.kind == "return":
-        _close_request(ctx, pending, person, "approved", target.name)
+        _close_request(ctx, ticket, pending, person, "approved", target.name)
     cancel_pending_requests(ctx.session, ticket, ctx.now, target.name)
     assign(ctx, ticket, RouteChoice(target, f"dispatcher:{person.name}"), actor_id=person.id)
     if previous not in (None, target.id):
@@ -104,7 +111,7 @@ def approve(message: Message, ctx: Context) -> Reply:
     request = _pending_request(ctx, ticket)
     if request is None:
         return texts.NO_PENDING_REQUEST.format(id=ticket.id)
-    _close_request(ctx, request, person, "approved")
+    _close_request(ctx, ticket, request, person, "approved")
     if request.kind == "return":
         excluded = {request.requested_by_id} if request.requested_by_id else set()
         choice = route(ctx, ticket, exclude=excluded)
@@ -117,7 +124,9 @@ def approve(message: Message, ctx: Context) -> Reply:
         )
     assert request.days, "extension requests always carry their days (cadre.extend checks)"
     base = ticket.resolve_due_at or ctx.now
-    ticket.resolve_due_at = extend_resolve_due(base, request.days)
+    ticket.resolve_due_at = extend_resolve_due(
+        base, request.days, sla=ctx.sla, calendar=ctx.calendar
+    )
     ticket.updated_at = ctx.now
     ctx.session.add(ticket)
     due = local_due(ticket.resolve_due_at)
@@ -155,7 +164,7 @@ def reject(message: Message, ctx: Context) -> Reply:
     request = _pending_request(ctx, ticket)
     if request is None:
         return texts.NO_PENDING_REQUEST.format(id=ticket.id)
-    _close_request(ctx, request, person, "rejected", command.note)
+    _close_request(ctx, ticket, request, person, "rejected", command.note)
     name = REQUEST_NAMES.get(request.kind, request.kind)
     if request.kind == "return":
         change_state(

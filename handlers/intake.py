@@ -10,7 +10,7 @@ from typing import Any
 from sqlmodel import Session, col, select
 
 from handlers import questions, texts
-from handlers.assignment import assign, category_name, notify, route, taxonomy_of, ticket_fields
+from handlers.assignment import assign, category_name, notify, route, ticket_fields
 from handlers.commands import chinese_number, parse_command
 from handlers.parser import COURTESY, FORWARDED, LOGISTICS, RESOLVED, GrievanceParser, ParseResult
 from handlers.router import NO_REPLY, Context, Message, Reply, to_simplified
@@ -58,7 +58,7 @@ def parser_for(ctx: Context) -> GrievanceParser:
     global _parser
     key = (village_names(ctx.session), str(ctx.settings.taxonomy_file))
     if _parser is None or _parser[0] != key:
-        _parser = (key, GrievanceParser(taxonomy_of(ctx.settings), key[0]))
+        _parser = (key, GrievanceParser(ctx.taxonomy, key[0]))
     return _parser[1]
 
 
@@ -137,7 +137,7 @@ def _fixit_line(ctx: Context, ticket: Ticket, result: ParseResult, person: Perso
     if result.confidence < SURE_OF_CATEGORY:
         if result.runner_up:
             fixes.append(
-                texts.FIX_CATEGORY.format(name=category_name(ctx.settings, result.runner_up))
+                texts.FIX_CATEGORY.format(name=category_name(ctx.office, result.runner_up))
             )
         else:
             fixes.append(texts.FIX_CATEGORY_ANY)
@@ -379,7 +379,7 @@ def correct(message: Message, ctx: Context) -> Reply:
         if ticket is None:
             return texts.NOTHING_TO_CORRECT
     rest = command.rest.replace(" ", "")
-    taxonomy = taxonomy_of(ctx.settings)
+    taxonomy = ctx.taxonomy
     categories = "、".join(c.name for c in taxonomy.categories)
     reroute = False
     if rest.startswith(("类别", "分类", "类型")):
@@ -418,13 +418,13 @@ def correct(message: Message, ctx: Context) -> Reply:
     elif ticket.state == TicketState.assigned.value and ticket.assigned_at is not None:
         from models.deadlines import set_deadlines
 
-        set_deadlines(ctx.session, ticket, ticket.assigned_at)
+        set_deadlines(ctx.session, ticket, ticket.assigned_at, sla=ctx.sla, calendar=ctx.calendar)
     fields = ticket_fields(ctx, ticket)
     return texts.CORRECTED.format(what=what, **fields)
 
 
 def _category_code(ctx: Context, word: str) -> str | None:
-    taxonomy = taxonomy_of(ctx.settings)
+    taxonomy = ctx.taxonomy
     word = word.strip()
     if not word:
         return None

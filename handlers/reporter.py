@@ -134,7 +134,7 @@ def rate(message: Message, ctx: Context) -> Reply:
         now=ctx.now,
         note="重办，仍由原承办人办理",
     )
-    set_deadlines(ctx.session, ticket, ctx.now)
+    set_deadlines(ctx.session, ticket, ctx.now, sla=ctx.sla, calendar=ctx.calendar)
     fields = ticket_fields(ctx, ticket)
     notify(
         ctx,

@@ -11,7 +11,11 @@ from typing import Any
 import opencc
 from sqlmodel import Session
 
+from config.calendar import WorkCalendar
+from config.office import OfficeConfig
 from config.settings import Settings
+from config.sla import SlaConfig
+from config.taxonomy import Taxonomy
 from models.person import Person, person_for_sender
 
 
@@ -37,13 +41,30 @@ class Message:
 
 @dataclass
 class Context:
-    """What a handler may use: the one transaction of this message, settings, time and services."""
+    """What a handler may use: the one transaction of this message, settings, the office's files
+    (SLA, calendar, taxonomy — the app's, read once when it was built), time and services."""
 
     session: Session
     settings: Settings
     now: datetime
+    office: OfficeConfig
     services: dict[str, Any] = field(default_factory=dict)
     _people: dict[tuple[str, str], Person | None] = field(default_factory=dict, repr=False)
+
+    @property
+    def sla(self) -> SlaConfig:
+        """The app's time limits."""
+        return self.office.sla
+
+    @property
+    def calendar(self) -> WorkCalendar:
+        """The app's working-day calendar."""
+        return self.office.calendar
+
+    @property
+    def taxonomy(self) -> Taxonomy:
+        """The office's categories, for parsing and for every name people read."""
+        return self.office.taxonomy
 
     def person(self, message: Message) -> Person | None:
         """The active roster entry bound to the sender, looked up once per message."""

@@ -481,14 +481,51 @@ REPORT_AMBIGUOUS_PLACE = (
     "叫“{name}”的地方不止一个：{choices}。请连上级一起写，例如 --place {example}"
 )
 REPORT_BAD_PERIOD = "统计期不对：--from 要早于 --to。"
-REPORT_XLSX_WRITTEN = "台账已写入 {path}：汇总表，台账表 {rows} 件。"
+REPORT_XLSX_WRITTEN = (
+    "台账已写入 {path}：汇总表，台账表 {rows} 件"
+    "（含并入其他工单的重复件 {merged} 件，不计入收集）。"
+)
 REPORT_SUMMARY_SHEET = "汇总"
+# Below the summary table: what each figure counts, and how the 综合得分 is made. The README's
+# "Figures" section repeats these sentences word for word (tests/bot/test_cli_report.py checks).
+REPORT_DEFINITIONS_TITLE = "统计口径"
+REPORT_DEFINITIONS = {
+    "collected": (
+        "收集：统计期内受理的工单，不含草稿、无效件和重复件（重复件并入另一件，只算一次）。"
+    ),
+    "resolved": (
+        "已解决：收集件中现在“已办结”或“已关闭”的（重办中的不算，超时未评价自动结案的算）。"
+    ),
+    "resolution_rate": "解决率 = 已解决 ÷ 收集。",
+    "response_rate": "响应率 = 按时签收的件数 ÷（签收期限已到的件数 + 已签收的件数）。",
+    "on_time_rate": "按时办结率 = 办结不晚于办结期限的已解决件 ÷ 已解决件。",
+    "satisfaction_rate": "满意率 =（满意 + 基本满意）÷ 作出的评价（每次“不满意”都算一次评价）。",
+    "reopen_rate": "重办率 = 因“不满意”重办过的件数 ÷ 办结过的件数。",
+    "return_rate": (
+        "退单率 = 退单被调度员同意过（回复“同意”，或改派给别人）的件数 ÷ 派过单的件数；"
+        "退回被驳回的、还在等调度员决定的，不算退单。"
+    ),
+    "participation_rate": "参与率 = 统计期内反映过问题的邻长人数 ÷ 名册上在职的邻长人数。",
+}
+REPORT_SCORE_TITLE = "综合得分"
+# {terms} the weighted rates joined by " + ", {total} the sum of their weights.
+REPORT_SCORE_FORMULA = "综合得分 =（{terms}）÷ {total}（权重之和）× 100，满分100。"
+REPORT_SCORE_TERM = "{rate}×{weight}"
+REPORT_SCORE_TERM_LOWER = "（1 - {rate}）×{weight}"
+REPORT_SCORE_NOTES = (
+    "重办率、退单率越低越好，按（1 - 比率）计分。",
+    "某项比率没有数据（分母为0）时，这一项不计分，它的权重也从权重之和里减去。",
+    "权重写在 config/figures.toml 的 [score] 里，镇里可以改；权重为0的比率不计分。",
+)
 REPORT_LEDGER_SHEET = "台账"
 LEDGER_COLUMNS = (
     ("number", "工单号", 8),
     ("created_at", "受理时间", 17),
-    ("assigned_at", "派单时间", 17),
-    ("accepted_at", "签收时间", 17),
+    # A 转办, a re-route or a 重办 assigns a ticket again: the first and the latest of each.
+    ("first_assigned_at", "首次派单时间", 17),
+    ("assigned_at", "最近派单时间", 17),
+    ("accepted_at", "首次签收时间", 17),
+    ("last_accepted_at", "最近签收时间", 17),
     ("resolved_at", "办结时间", 17),
     ("closed_at", "结案时间", 17),
     ("ack_due_at", "签收期限", 17),
@@ -503,6 +540,7 @@ LEDGER_COLUMNS = (
     ("summary", "问题摘要", 40),
     ("assignee", "承办人", 10),
     ("state", "状态", 8),
+    ("duplicate_of", "并入工单", 8),
     ("result", "办理结果", 40),
     ("rating", "群众评价", 10),
     ("reopen_count", "重办次数", 8),
@@ -532,3 +570,20 @@ DIGEST_OVERDUE_HEADER = "超期未办结{count}件："
 DIGEST_OVERDUE_LINE = "#{id} {place} 承办{assignee} 期限{due}"
 DIGEST_TOP_VILLAGES = "未办结最多的村：{list}"
 DIGEST_TOP_CATEGORIES = "未办结最多的类别：{list}"
+
+# ---------------------------------------------------------------- Scheduled jobs (jobs run)
+# `grievance-bot jobs run NAME --now … [--dry-run]`: {job} the job's id, {slot} its slot in
+# Asia/Shanghai, {now} the moment asked for, {ahead} how far ahead of the clock it is.
+JOBS_RUN_FUTURE_REFUSED = (
+    "--now {now} 比现在晚{ahead}：不能提前替将来的时段发消息、占用时段。"
+    "想先看看会发些什么，请加 --dry-run。"
+)
+JOBS_AHEAD_MINUTES = "{n}分钟"
+JOBS_AHEAD_HOURS = "约{n}小时"
+JOBS_AHEAD_DAYS = "约{n}天"
+JOBS_DRY_RUN_HEADER = (
+    "试运行 {job}（时段 {slot}，北京时间）：不占用时段，不写入任何数据，会发出{count}条消息。"
+)
+JOBS_DRY_RUN_MESSAGE = "—— 发给 {person}（{kind}）——\n{text}"
+JOBS_DRY_RUN_NOTE = "作业记录：{note}"
+JOBS_DRY_RUN_MISSED = "试运行 {job}（时段 {slot}，北京时间）：这个时段当天已过，到时也不会补发。"

@@ -82,7 +82,7 @@ def one_line(session: Session, ctx: Context, ticket: Ticket, now: datetime) -> s
     due = f" 期限{local_due(ticket.resolve_due_at)}" if ticket.resolve_due_at else ""
     return (
         f"#{ticket.id} {place_label(session, ticket)}"
-        f"【{category_name(ctx.settings, ticket.category)}】"
+        f"【{category_name(ctx.office, ticket.category)}】"
         f"{state_name(ticket)}{due}{overdue}"
     )
 
@@ -94,7 +94,7 @@ def detail(ctx: Context, ticket: Ticket) -> str:
     assignee = session.get(Person, ticket.assignee_id) if ticket.assignee_id else None
     reporter = session.get(Person, ticket.reporter_id) if ticket.reporter_id else None
     lines = [
-        f"#{ticket.id}【{category_name(ctx.settings, ticket.category)}】"
+        f"#{ticket.id}【{category_name(ctx.office, ticket.category)}】"
         f"{place_label(session, ticket)}" + (texts.URGENT_MARK if ticket.urgent else ""),
         ticket.text[:200] or ticket.summary,
         f"状态：{state_name(ticket)}　承办：{person_label(session, assignee)}",

@@ -1,8 +1,10 @@
 """Deadlines of a ticket: acknowledge-by (签收) and resolve-by (办结), from SLA and calendar.
 
 Times are aware UTC in and out; day arithmetic happens in Asia/Shanghai on the official calendar
-(config.calendar). The SLA file and the holiday file named in the settings are used unless a
-caller passes its own `sla` and `calendar` (tests, the scheduler).
+(config.calendar). Every function takes the SLA and the calendar of the app or process that
+calls it (config.office, built once from that app's settings and passed down through the handler
+Context or the JobContext): a deadline never depends on which settings the process happened to
+read first.
 """
 
 from __future__ import annotations
@@ -11,21 +13,9 @@ from datetime import UTC, datetime, time, timedelta
 
 from sqlmodel import Session
 
-from config.calendar import TIMEZONE, WorkCalendar, load_calendar
-from config.settings import get_settings
-from config.sla import Limit, SlaConfig, load_sla
+from config.calendar import TIMEZONE, WorkCalendar
+from config.sla import Limit, SlaConfig
 from models.ticket import Ticket
-
-
-def current_sla() -> SlaConfig:
-    """The SLA file named by the settings (GRIEVANCE_SLA_FILE), or the default one."""
-    return load_sla(get_settings().sla_file)
-
-
-def current_calendar() -> WorkCalendar:
-    """The calendar with the holiday file named by the settings (GRIEVANCE_HOLIDAYS_FILE)."""
-    return load_calendar(get_settings().holidays_file)
-
 
 # The office's day. A working-day deadline carries the time of day it was counted from, so a
 # ticket assigned at 05:03 or 21:40 would be due at 05:03 or 21:40, when nobody is at work:
@@ -43,14 +33,13 @@ def within_office_day(due: datetime) -> datetime:
     return end_of_day.astimezone(UTC)
 
 
-def due_after(start: datetime, limit: Limit, calendar: WorkCalendar | None = None) -> datetime:
+def due_after(start: datetime, limit: Limit, calendar: WorkCalendar) -> datetime:
     """The moment `limit` after `start`: clock time for minutes/hours/days, else working days
     (moved to the end of the day when that would be outside office hours)."""
     if start.tzinfo is None:
         raise ValueError("naive datetime given for a deadline")
     if limit.working:
-        due = (calendar or current_calendar()).add_working_days(start, limit.amount)
-        return within_office_day(due)
+        return within_office_day(calendar.add_working_days(start, limit.amount))
     return start + limit.clock
 
 
@@ -59,8 +48,8 @@ def deadlines_for(
     category: str | None,
     assigned_at: datetime,
     *,
-    sla: SlaConfig | None = None,
-    calendar: WorkCalendar | None = None,
+    sla: SlaConfig,
+    calendar: WorkCalendar,
 ) -> tuple[datetime, datetime]:
     """(ack_due_at, resolve_due_at) of a ticket assigned at `assigned_at`, aware UTC.
 
@@ -75,8 +64,6 @@ def deadlines_for(
     so is due at 24:00 of the N-th working day; so is one whose deadline would fall outside office
     hours (assigned at 05:03 or at 21:40).
     """
-    sla = sla or current_sla()
-    calendar = calendar or current_calendar()
     limits = sla.limits_for(urgent, category)
     return due_after(assigned_at, limits.ack, calendar), due_after(
         assigned_at, limits.resolve, calendar
@@ -87,22 +74,19 @@ def extend_resolve_due(
     resolve_due_at: datetime,
     days: int,
     *,
-    sla: SlaConfig | None = None,
-    calendar: WorkCalendar | None = None,
+    sla: SlaConfig,
+    calendar: WorkCalendar,
 ) -> datetime:
     """The resolve-by time after an approved extension (延期) of `days` working days.
 
     The extension counts from the current resolve-by time by the same working-day rule; one
     approval may grant at most the SLA's `extension.max_working_days` (ValueError otherwise).
     """
-    sla = sla or current_sla()
     if not 1 <= days <= sla.extension_max_working_days:
         raise ValueError(
             f"an extension is 1 to {sla.extension_max_working_days} working days, not {days}"
         )
-    return within_office_day(
-        (calendar or current_calendar()).add_working_days(resolve_due_at, days)
-    )
+    return within_office_day(calendar.add_working_days(resolve_due_at, days))
 
 
 def set_deadlines(
@@ -110,8 +94,8 @@ def set_deadlines(
     ticket: Ticket,
     now: datetime,
     *,
-    sla: SlaConfig | None = None,
-    calendar: WorkCalendar | None = None,
+    sla: SlaConfig,
+    calendar: WorkCalendar,
 ) -> tuple[datetime, datetime]:
     """Give a ticket that is being assigned at `now` its ack-by and resolve-by times.
 
@@ -133,14 +117,13 @@ def reminder_at(
     due: datetime,
     limit: Limit,
     threshold: float,
-    calendar: WorkCalendar | None = None,
+    calendar: WorkCalendar,
 ) -> datetime:
     """When `threshold` of the time from `start` to `due` is used: clock time for clock limits,
     working time for working-day limits (so a holiday in between is not counted as time used)."""
     if due <= start:
         return due
     if limit.working:
-        calendar = calendar or current_calendar()
         used = calendar.working_time_between(start, due) * threshold
         return calendar.add_working_time(start, used)
     return start + (due - start) * threshold

@@ -21,7 +21,8 @@ Definitions (the figures file repeats them for the people who read the report):
   not answers.
 - 重办率 tickets reopened at least once ÷ tickets resolved at least once (resolved now, or
   reopened): the share of answers the reporter sent back.
-- 退单率 tickets returned (退单) at least once ÷ tickets ever assigned (assigned_at set).
+- 退单率 tickets with at least one 退单 ÷ tickets ever assigned (assigned_at set). A 退单 is a
+  return (退回) the dispatcher approved: one refused (驳回) or still undecided is not counted.
 - overdue: open tickets (OPEN_STATES) whose resolve_due_at < as_of.
 - median hours to resolve: resolved_at - created_at over the resolved tickets.
 - 参与率 distinct reporters ÷ active 邻长 on the roster in the subtree (place breakdowns only).
@@ -270,10 +271,11 @@ def compute_figures(
     end: datetime,
     as_of: datetime,
     place: Place | None = None,
+    config: FiguresConfig | None = None,
 ) -> Figures:
     """The figures of tickets created in [start, end) in the place's subtree."""
     scope = Scope(start=start, end=end, as_of=as_of, place=place)
-    return compute_report(session, scope).overall
+    return compute_report(session, scope, config=config).overall
 
 
 def breakdown(
@@ -284,10 +286,11 @@ def breakdown(
     end: datetime,
     as_of: datetime,
     place: Place | None = None,
+    config: FiguresConfig | None = None,
 ) -> list[tuple[str, Figures]]:
     """The figures of each 片区, village, category or assignee, as (label, figures) rows."""
     scope = Scope(start=start, end=end, as_of=as_of, place=place)
-    return compute_report(session, scope, by=(by,)).breakdowns[by]
+    return compute_report(session, scope, by=(by,), config=config).breakdowns[by]
 
 
 def compute_report(
@@ -400,6 +403,17 @@ def _grouped(
 def scope_filter(session: Session, scope: Scope) -> list[ColumnElement[bool]]:
     """The WHERE terms of the collected tickets of a scope, in the dialect's fastest form."""
     return _Query(session.connection(), scope).in_scope()
+
+
+def ledger_filter(session: Session, scope: Scope) -> list[ColumnElement[bool]]:
+    """The WHERE terms of the 台账's tickets: the collected ones and those merged into another.
+
+    A duplicate is not collected (it is counted once, as the ticket it was merged into), but it
+    was reported: the 台账 lists it with its state and the ticket it went into.
+    """
+    query = _Query(session.connection(), scope)
+    left_out = [s for s in NOT_COLLECTED if s is not TicketState.duplicate]
+    return [*query.in_period(), *(TICKET.c.state != s.value for s in left_out)]
 
 
 # ---------------------------------------------------------------- the headline

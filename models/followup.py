@@ -16,7 +16,6 @@ from sqlalchemy import ColumnElement
 from sqlmodel import Session, col, select
 
 from config.sla import SlaConfig
-from models.deadlines import current_sla
 from models.outbox import enqueue
 from models.ticket import Rating, Ticket, TicketState
 from models.workflow import change_state
@@ -57,11 +56,10 @@ def rating_followup(
     now: datetime,
     *,
     texts: FollowupTexts,
-    sla: SlaConfig | None = None,
+    sla: SlaConfig,
     limit: int | None = None,
 ) -> FollowupResult:
     """Ask again after `followup.ask_again_after`; close as unrated after `followup.close_after`."""
-    sla = sla or current_sla()
     limit = limit if limit is not None else sla.schedule.batch_size
     result = FollowupResult()
     close_before = now - sla.close_after.clock

@@ -23,7 +23,7 @@ from sqlmodel import Session, col, select
 
 from config.calendar import WorkCalendar, deadline_clock
 from config.sla import SlaConfig
-from models.deadlines import current_calendar, current_sla, due_after, reminder_at
+from models.deadlines import due_after, reminder_at
 from models.outbox import enqueue
 from models.person import Coverage, Person, Role, roles_of
 from models.place import Place
@@ -85,18 +85,12 @@ def sla_sweep(
     now: datetime,
     *,
     texts: AlertTexts,
-    sla: SlaConfig | None = None,
-    calendar: WorkCalendar | None = None,
+    sla: SlaConfig,
+    calendar: WorkCalendar,
     limit: int | None = None,
 ) -> SweepResult:
     """Send every reminder, escalation and 督办 due at `now`, at most `limit` steps per call."""
-    sweep = _Sweep(
-        session,
-        now,
-        texts,
-        sla or current_sla(),
-        calendar or current_calendar(),
-    )
+    sweep = _Sweep(session, now, texts, sla, calendar)
     limit = limit if limit is not None else sweep.sla.schedule.batch_size
     for deadline in DEADLINES:
         for ticket, sent in _candidates(session, deadline):

@@ -125,11 +125,17 @@ class Ticket(SQLModel, table=True):
     rating: str | None = Field(default=None, max_length=16)
     duplicate_of_id: int | None = Field(default=None, foreign_key="ticket.id", index=True)
     reopen_count: int = 0
+    # 退单 that stood: returns (退回) the dispatcher approved — by 同意, or by 派 to someone. A
+    # return refused (驳回) or still waiting is not one; the timeline keeps every request.
     return_count: int = 0
 
     created_at: datetime = Field(sa_column=utc_column(nullable=False, index=True))
-    assigned_at: datetime | None = Field(default=None, sa_column=utc_column())
+    # 派单 and 签收 happen again after a 转办, a re-route or a reopen: the deadlines run from the
+    # latest 派单; the 响应率 reads the first 签收; the 台账 shows the first and the latest of both.
+    first_assigned_at: datetime | None = Field(default=None, sa_column=utc_column())
+    assigned_at: datetime | None = Field(default=None, sa_column=utc_column())  # latest 派单
     accepted_at: datetime | None = Field(default=None, sa_column=utc_column())  # first 签收
+    last_accepted_at: datetime | None = Field(default=None, sa_column=utc_column())
     resolved_at: datetime | None = Field(default=None, sa_column=utc_column(index=True))
     closed_at: datetime | None = Field(default=None, sa_column=utc_column())
     rated_at: datetime | None = Field(default=None, sa_column=utc_column())

@@ -83,18 +83,22 @@ def change_state(
     ticket.updated_at = now
     if target is S.assigned:
         ticket.assigned_at = now
-    elif target is S.accepted and ticket.accepted_at is None:
-        ticket.accepted_at = now
+        ticket.first_assigned_at = ticket.first_assigned_at or now
+    elif target is S.accepted:
+        ticket.accepted_at = ticket.accepted_at or now
+        ticket.last_accepted_at = now
     elif target is S.resolved:
         ticket.resolved_at = now
-        # Resolving without a 签收 first still answers the ticket.
+        # Resolving without a 签收 first still answers the ticket (this assignment's, too).
         ticket.accepted_at = ticket.accepted_at or now
+        if not _acknowledged_since_assigned(ticket):
+            ticket.last_accepted_at = now
     elif target in (S.closed, S.invalid, S.duplicate):
         ticket.closed_at = now
     elif target is S.reopened:
         ticket.reopen_count += 1
-    elif target is S.returned:
-        ticket.return_count += 1
+    # A return (→ returned) is only a request: it counts as a 退单 when the dispatcher approves
+    # it (approve_return), not when it is made.
     session.add(ticket)
     return record_event(
         session,
@@ -106,6 +110,16 @@ def change_state(
         from_state=current,
         to_state=target.value,
     )
+
+
+def _acknowledged_since_assigned(ticket: Ticket) -> bool:
+    last, assigned = ticket.last_accepted_at, ticket.assigned_at
+    return last is not None and (assigned is None or last >= assigned)
+
+
+def approve_return(ticket: Ticket) -> None:
+    """The dispatcher agreed the ticket was misrouted: one more 退单 for the 退单率."""
+    ticket.return_count += 1
 
 
 def timeline(session: Session, ticket_id: int) -> list[TicketEvent]:

@@ -105,7 +105,13 @@ def add_ticket(
         )
         session.add(ticket)
         session.flush()
-        set_deadlines(session, ticket, assigned_at, sla=sla or SlaConfig(), calendar=calendar)
+        set_deadlines(
+            session,
+            ticket,
+            assigned_at,
+            sla=sla or SlaConfig(),
+            calendar=calendar or WorkCalendar(),
+        )
         session.commit()
         assert ticket.id is not None
         return ticket.id

@@ -63,6 +63,7 @@ def test_jobs_run_weekly_digest_prints_figures_that_match_the_tickets(
     phone: Phone,
     wecom_phone: Phone,
     run_cli,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:  # type: ignore[no-untyped-def]
     # The problems are reported on Tuesday 1 December, in the week the digest covers.
     client = create_app(settings, engine=engine, clock=lambda: TUESDAY_BEFORE).test_client()
@@ -74,6 +75,8 @@ def test_jobs_run_weekly_digest_prints_figures_that_match_the_tickets(
     say(client, wecom_phone, assignee.wecom_userid or "", f"办结 {first.id} 已恢复供水")
     say(client, phone, "o-digest-1", "满意")
 
+    # The office runs it that Monday morning (a --now in the future would be refused).
+    monkeypatch.setattr("bot.cli_jobs.utcnow", lambda: MONDAY)
     result = run_cli("jobs", "run", "weekly_digest", "--now", "2026-12-07T08:30:00+08:00")
     assert result.exit_code == 0, result.output
     assert "weekly_digest slot 2026-12-07 08:30 (Asia/Shanghai): done" in result.output

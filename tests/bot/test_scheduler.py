@@ -9,13 +9,15 @@ import sys
 import threading
 import time
 from collections.abc import Iterator
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
+from datetime import time as dt_time
 from pathlib import Path
+from typing import Any
 
 import pytest
 from apscheduler.events import EVENT_JOB_ERROR, EVENT_JOB_EXECUTED, JobExecutionEvent
 from click.testing import CliRunner
-from sqlalchemy import Engine
+from sqlalchemy import Engine, func
 from sqlmodel import Session, col, select
 
 from bot.cli import main
@@ -28,11 +30,14 @@ from bot.scheduler import (
     job_specs,
     run_job,
 )
+from config.calendar import TIMEZONE as SHANGHAI
 from config.settings import Settings, get_settings
 from config.sla import SlaConfig, WeeklyTime
 from handlers import texts
 from models.db import make_engine
 from models.jobs import JobRun
+from models.outbox import OutboxMessage
+from models.ticket import Ticket, TicketAlert, TicketEvent
 from tests.deadline_town import add_ticket, build_ladder, cst, outbox
 
 BIN = Path(sys.executable).parent / "grievance-bot"
@@ -242,3 +247,87 @@ def test_two_processes_running_the_same_slot(engine: Engine, database_url: str) 
     statuses = sorted(out.split(": ")[1] for out, _ in outputs)
     assert statuses == ["done", "taken"]
     assert [m.kind for m in outbox(engine, ticket_id)] == ["sla_escalate_ack", "sla_overdue_ack"]
+
+
+# ---------------------------------------------------------------- jobs run: the future, dry runs
+
+
+def snapshot(engine: Engine) -> dict[str, Any]:
+    """Everything a job may write: claimed slots, outbox, alerts, timelines, tickets."""
+    with Session(engine) as session:
+        counts = {
+            model.__tablename__: session.exec(select(func.count()).select_from(model)).one()
+            for model in (JobRun, OutboxMessage, TicketAlert, TicketEvent)
+        }
+        tickets = session.exec(select(Ticket.id, Ticket.state, Ticket.updated_at)).all()
+    return {**counts, "tickets": sorted(tickets)}
+
+
+def next_monday_morning() -> datetime:
+    """The next weekly-digest slot (Monday 08:30 Asia/Shanghai) at least a day from now."""
+    local = (datetime.now(UTC) + timedelta(days=1)).astimezone(SHANGHAI)
+    day = local.date() + timedelta(days=(7 - local.weekday()) % 7 or 7)
+    return datetime.combine(day, dt_time(8, 30), tzinfo=SHANGHAI)
+
+
+def test_jobs_run_refuses_a_moment_in_the_future(engine: Engine, run_cli) -> None:  # type: ignore[no-untyped-def]
+    ladder = build_ladder(engine)
+    add_ticket(engine, ladder, cst(2026, 11, 30, 10, 0))
+    before = snapshot(engine)
+    monday = next_monday_morning().isoformat()
+
+    result = run_cli("jobs", "run", "weekly_digest", "--now", monday)
+    assert result.exit_code == 1, result.output
+    assert "不能提前替将来的时段发消息" in result.output and "--dry-run" in result.output
+    # Nothing sent, stamped or claimed: the real Monday's slot is still free.
+    assert snapshot(engine) == before
+    # A clock a little behind another machine's is no reason to refuse.
+    soon = (datetime.now(UTC) + timedelta(minutes=2)).isoformat()
+    assert run_cli("jobs", "run", "drafts", "--now", soon).exit_code == 0
+
+
+def test_a_dry_run_of_a_future_digest_prints_it_and_writes_nothing(
+    engine: Engine,
+    run_cli,  # type: ignore[no-untyped-def]
+) -> None:
+    ladder = build_ladder(engine)
+    ticket_id = add_ticket(engine, ladder, cst(2026, 11, 30, 10, 0), summary="3组水渠堵了")
+    before = snapshot(engine)
+    monday = next_monday_morning()
+
+    result = run_cli("jobs", "run", "weekly_digest", "--now", monday.isoformat(), "--dry-run")
+    assert result.exit_code == 0, result.output
+    slot = monday.strftime("%Y-%m-%d %H:%M")
+    header = re.search(
+        rf"试运行 weekly_digest（时段 {slot}，北京时间）.*会发出(\d+)条消息", result.output
+    )
+    assert header is not None, result.output
+    assert int(header.group(1)) >= 2  # the cadre's list and the dispatcher's overview
+    assert "【每周待办】" in result.output and f"#{ticket_id} " in result.output
+    assert "【每周通报】" in result.output
+    assert snapshot(engine) == before
+
+
+def test_every_job_can_be_dry_run_and_the_real_run_does_what_it_said(
+    engine: Engine,
+    run_cli,  # type: ignore[no-untyped-def]
+) -> None:
+    ladder = build_ladder(engine)
+    add_ticket(engine, ladder, cst(2026, 11, 30, 10, 0), urgent=True)
+    before = snapshot(engine)
+    now = "2026-11-30T12:03:00+08:00"  # the urgent ticket's 签收 is an hour overdue
+    said: dict[str, int] = {}
+    for spec in job_specs(SlaConfig()):
+        result = run_cli("jobs", "run", spec.name, "--now", now, "--dry-run")
+        assert result.exit_code == 0, result.output
+        found = re.search(r"会发出(\d+)条消息", result.output)
+        assert found is not None, result.output
+        said[spec.name] = int(found.group(1))
+        assert snapshot(engine) == before, spec.name
+    assert said["sla_sweep"] == 2  # the escalation to the supervisor, the overdue notice
+
+    # The dry run claimed nothing: the real run takes the slot and sends what it announced.
+    result = run_cli("jobs", "run", "sla_sweep", "--now", now)
+    assert result.exit_code == 0, result.output
+    assert "sla_sweep slot 2026-11-30 12:00 (Asia/Shanghai): done" in result.output
+    assert len(outbox(engine)) == said["sla_sweep"]

@@ -433,7 +433,8 @@ def test_the_worker_command_ingests_the_spool_and_a_kill_9_loses_and_doubles_not
     engine: Engine, settings: Settings
 ) -> None:
     build_small_town(engine)
-    many = [(sender, f"{text}（第{i}次）") for i in range(2) for sender, text in REPORTS]
+    # Enough entries that the kill lands mid-ingest even when this process is slow to look.
+    many = [(sender, f"{text}（第{i}次）") for i in range(8) for sender, text in REPORTS]
     _spool_reports(settings, many)
 
     def start() -> subprocess.Popen[bytes]:

@@ -221,6 +221,7 @@ def test_a_draft_nobody_completes_goes_to_the_dispatcher(
 ) -> None:
     from datetime import UTC, datetime
 
+    from config.office import load_office
     from handlers.intake import release_stale_drafts
     from handlers.router import Context
 
@@ -230,9 +231,11 @@ def test_a_draft_nobody_completes_goes_to_the_dispatcher(
         media_xml(town.openid("reporter"), "image", PicUrl="http://x/2.jpg", MediaId="m2"),
     )
     later = datetime.now(UTC) + timedelta(days=1, minutes=1)
+    office = load_office(settings)
     with Session(engine) as session:
-        assert release_stale_drafts(Context(session, settings, later - timedelta(hours=2))) == 0
-        assert release_stale_drafts(Context(session, settings, later)) == 1
+        early = Context(session, settings, later - timedelta(hours=2), office)
+        assert release_stale_drafts(early) == 0
+        assert release_stale_drafts(Context(session, settings, later, office)) == 1
         session.commit()
     [ticket] = tickets(engine)
     assert ticket.state == TicketState.assigned.value

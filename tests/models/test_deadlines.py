@@ -10,15 +10,10 @@ import pytest
 from sqlalchemy import Engine
 
 from config.calendar import TIMEZONE, HolidayFileError, WorkCalendar, load_calendar, load_holidays
-from config.settings import get_settings
+from config.office import load_office
+from config.settings import Settings
 from config.sla import DEFAULT_PATH, SlaConfig, SlaConfigError, load_sla, parse_sla
-from models.deadlines import (
-    current_calendar,
-    current_sla,
-    deadlines_for,
-    extend_resolve_due,
-    reminder_at,
-)
+from models.deadlines import deadlines_for, extend_resolve_due, reminder_at
 from tests.deadline_town import add_ticket, build_ladder, cst, ticket
 
 SLA = SlaConfig()
@@ -92,7 +87,9 @@ def test_reminder_threshold_counts_working_time_for_day_limits() -> None:
     assert remind == cst(2026, 10, 13, 21, 0)
     assert calendar.working_time_between(start, remind) == timedelta(hours=126)
     urgent_due = start + timedelta(hours=24)
-    assert reminder_at(start, urgent_due, SLA.urgent.resolve, 0.75) == start + timedelta(hours=18)
+    assert reminder_at(start, urgent_due, SLA.urgent.resolve, 0.75, calendar) == start + timedelta(
+        hours=18
+    )
 
 
 def write_2027(path: Path) -> Path:
@@ -129,7 +126,9 @@ def test_late_december_without_a_2027_calendar_falls_back_and_warns_once(
     with caplog.at_level(logging.WARNING, logger="config.calendar"):
         ack, resolve = deadlines_for(False, "road", LATE_DECEMBER, sla=SLA, calendar=calendar)
         for day in range(20):  # many more deadlines in 2027: still one warning
-            deadlines_for(False, None, LATE_DECEMBER + timedelta(days=day), calendar=calendar)
+            deadlines_for(
+                False, None, LATE_DECEMBER + timedelta(days=day), sla=SLA, calendar=calendar
+            )
     assert ack == cst(2026, 12, 29, 10, 0)
     # Monday to Friday: 29, 30, 31 December, Friday 1, Monday 4, 5, 6 January.
     assert resolve == cst(2027, 1, 6, 10, 0)
@@ -142,25 +141,25 @@ def test_the_2027_file_changes_the_answer_where_it_differs(tmp_path: Path) -> No
     with_file = WorkCalendar(load_holidays(write_2027(tmp_path / "h.toml")))
     fallback = WorkCalendar()
     before_spring = cst(2027, 2, 8, 9, 0)  # the test file's 10–12 February are off
-    assert extend_resolve_due(before_spring, 5, calendar=with_file) == cst(2027, 2, 18, 9, 0)
-    assert extend_resolve_due(before_spring, 5, calendar=fallback) == cst(2027, 2, 15, 9, 0)
+    assert extend_resolve_due(before_spring, 5, sla=SLA, calendar=with_file) == cst(
+        2027, 2, 18, 9, 0
+    )
+    assert extend_resolve_due(before_spring, 5, sla=SLA, calendar=fallback) == cst(
+        2027, 2, 15, 9, 0
+    )
 
 
-def test_settings_point_at_the_office_files(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_settings_point_at_the_office_files(tmp_path: Path) -> None:
     holidays = write_2027(tmp_path / "holidays.toml")
     sla_file = tmp_path / "sla.toml"
     sla_file.write_text('[limits.normal]\nresolve = "5 working days"\n', encoding="utf-8")
-    monkeypatch.setenv("GRIEVANCE_HOLIDAYS_FILE", str(holidays))
-    monkeypatch.setenv("GRIEVANCE_SLA_FILE", str(sla_file))
-    get_settings.cache_clear()
-    try:
-        assert current_calendar().source(2027) == "office"
-        assert current_sla().normal.resolve.amount == 5
-        _, resolve = deadlines_for(False, "road", LATE_DECEMBER)
-    finally:
-        get_settings.cache_clear()
+    settings = Settings(_env_file=None, holidays_file=holidays, sla_file=sla_file)  # type: ignore[call-arg]
+    office = load_office(settings)
+    assert office.calendar.source(2027) == "office"
+    assert office.sla.normal.resolve.amount == 5
+    _, resolve = deadlines_for(
+        False, "road", LATE_DECEMBER, sla=office.sla, calendar=office.calendar
+    )
     # 29, 30, 31 December, Sunday 3 and Monday 4 January.
     assert resolve == cst(2027, 1, 4, 10, 0)
 

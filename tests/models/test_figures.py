@@ -20,6 +20,7 @@ from sqlalchemy import Engine
 from sqlmodel import Session
 
 from config.figures import FiguresConfig, load_figures_config
+from config.taxonomy import load_taxonomy
 from models.db import read_session, unit_of_work
 from models.figures import (
     BREAKDOWN_KEYS,
@@ -284,7 +285,7 @@ def edge_cases() -> list[Spec]:
             resolve_after=None,
             rating=None,
             ack_after=None,
-            return_count=1,
+            return_count=0,  # a 退单 only once the dispatcher approves it
             note="returned, waiting for the dispatcher",
         ),
         lifecycle(
@@ -483,7 +484,8 @@ def test_edge_cases_count_as_the_definitions_say(engine: Engine) -> None:
     assert figures.ack_due == 17
     assert figures.acknowledged_on_time == 14  # not: late, never, returned-waiting
     assert figures.resolved_on_time == 10  # not: the late one
-    assert figures.returned == 2 and figures.assigned == 18
+    # returned once (approved), then solved; the one waiting for the dispatcher is no 退单 yet
+    assert figures.returned == 1 and figures.assigned == 18
     assert figures.reporters == 5 and figures.neighbour_heads == 8
     assert_same(
         figures,
@@ -510,15 +512,20 @@ def test_breakdowns_match_an_independent_count(engine: Engine, county: County, b
         | {None: "（未定村）"},
         "zone": {"东片": "东片", "西片": "西片", None: "（不在片区）"},
         "category": {
-            code: load_figures_config().category_name(code)
-            for code in ("road", "water", "power", "dispute")
+            code: load_taxonomy().get(code).name for code in ("road", "water", "power", "dispute")
         }
         | {None: "（未分类）"},
     }
     with Session(engine) as session:
         rows = breakdown(
-            session, by, start=START, end=END, as_of=AS_OF, place=county.places["桃花镇"]
-        )  # type: ignore[arg-type]
+            session,
+            by,  # type: ignore[arg-type]
+            start=START,
+            end=END,
+            as_of=AS_OF,
+            place=county.places["桃花镇"],
+            config=load_figures_config(taxonomy=load_taxonomy()),
+        )
     groups: dict[str | None, list[Spec]] = {}
     for spec in mine:
         groups.setdefault(key(spec), []).append(spec)
@@ -702,8 +709,10 @@ def test_the_figures_file_is_checked(tmp_path: Path) -> None:
 
     default = load_figures_config()
     assert default.headline.startswith("截至{as_of:%Y年%-m月%-d日}")
-    assert default.category_name("road") != "road"  # names come from the taxonomy
-    assert default.category_name("no-such-code") == "no-such-code"
+    assert default.category_name("road") == "road"  # names come only from a taxonomy given
+    named = load_figures_config(taxonomy=load_taxonomy())
+    assert named.category_name("road") == "道路交通"
+    assert named.category_name("no-such-code") == "no-such-code"
     custom = tmp_path / "figures.toml"
     custom.write_text('headline = "{collected}"\n[score]\nresolution_rate = 1\n', "utf-8")
     loaded = load_figures_config(custom)

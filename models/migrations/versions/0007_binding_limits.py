@@ -1,6 +1,6 @@
 """binding limits: failed attempts keep the name and phone they tried, and can be cleared
 
-Revision ID: 0006_binding_limits
+Revision ID: 0007_binding_limits
 Revises: 0006_outbox_recipient
 """
 
@@ -12,7 +12,7 @@ from alembic import op
 
 import models.base
 
-revision: str = "0006_binding_limits"
+revision: str = "0007_binding_limits"
 down_revision: str | None = "0006_outbox_recipient"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
