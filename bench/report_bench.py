@@ -190,6 +190,7 @@ TICKET_COLUMNS = [
     "resolve_due_at",
     "rating_asked_at",
     "rating_reminded_at",
+    "next_alert_at",
     "updated_at",
 ]
 TIMES = TICKET_COLUMNS.index("created_at")
