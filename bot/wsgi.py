@@ -11,5 +11,16 @@ sends a message twice. The schema must be current (`grievance-bot db upgrade`) b
 from __future__ import annotations
 
 from bot.app import create_app
+from config.settings import get_settings
 
-app = create_app()
+
+def build() -> object:
+    """The app of this process's environment: production refuses to boot on missing secrets
+    (the worker process exits and gunicorn says why); development fills in the credentials
+    `serve` prints, from the instance folder."""
+    settings = get_settings()
+    settings.check_production()
+    return create_app(settings.with_development_credentials())
+
+
+app = build()
