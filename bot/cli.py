@@ -11,6 +11,7 @@ import threading
 import click
 import requests
 
+from bot import texts as bot_texts
 from bot.cli_jobs import jobs
 from bot.cli_outbox import outbox, spool
 from bot.cli_outbox import worker as worker_command
@@ -162,7 +163,11 @@ def db_upgrade() -> None:
 @main.command()
 @click.option("--as", "sender", required=True, help="The openid (or WeCom userid) to send as.")
 @click.option(
-    "--wecom", is_flag=True, help="Send through the 企业微信 callback instead of the 公众号."
+    "--wecom",
+    is_flag=True,
+    help=(
+        f"Send through the {bot_texts.WECOM} callback instead of the {bot_texts.OFFICIAL_ACCOUNT}."
+    ),
 )
 @click.option(
     "--url", default="http://127.0.0.1:8000", show_default=True, help="The running server."
