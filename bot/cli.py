@@ -7,6 +7,7 @@ import logging
 import signal
 import sys
 import threading
+from typing import Any
 
 import click
 import requests
@@ -25,7 +26,7 @@ from bot.phone import Phone, message_xml, reply_text, text_fields
 from bot.scheduler import start_scheduler
 from bot.worker import build_worker, run_worker
 from config.office import load_office
-from config.settings import ProductionConfigError, Settings, get_settings
+from config.settings import MissingExtra, ProductionConfigError, Settings, get_settings
 from handlers import texts
 from models.db import make_engine
 from models.migrate import upgrade
@@ -50,7 +51,17 @@ def _settings_for_run() -> Settings:
     return settings.with_development_credentials()
 
 
-@click.group()
+class _Commands(click.Group):
+    """The command group; a setting whose optional package is missing ends as one clear line."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except MissingExtra as exc:
+            raise click.ClickException(str(exc)) from exc
+
+
+@click.group(cls=_Commands)
 def main() -> None:
     """grievance-bot: 邻长's WeChat messages to tracked grievance tickets."""
 
