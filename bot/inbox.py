@@ -491,19 +491,19 @@ class Inbox:
 
 def _local_time(moment: datetime) -> str:
     local = moment.astimezone(TIMEZONE)
-    return f"{local.month}月{local.day}日{local:%H:%M}"
+    return texts.SPOOL_ARRIVED.format(month=local.month, day=local.day, time=f"{local:%H:%M}")
 
 
 def what_was_sent(message: Message | None) -> str:
     """A few words saying which message a late answer belongs to."""
     if message is None:
-        return "消息"
+        return texts.SPOOL_SOME_MESSAGE
     if message.type == "text" and message.content.strip():
         words = " ".join(message.content.split())
         if len(words) > WHAT_MAX_CHARS:
             return words[: WHAT_MAX_CHARS - 1] + "…"
         return words
-    return texts.MEDIA_KINDS.get(message.type, "消息")
+    return texts.MEDIA_KINDS.get(message.type, texts.SPOOL_SOME_MESSAGE)
 
 
 def reply_content(rendered: str | None) -> str | None:

@@ -50,6 +50,9 @@ SPOOL_FULL = "系统正在维护，暂时收不下新消息，请过半小时再
 # What a spooled message came to, sent once the database is back: "您 10:03 发的“路灯坏了”："
 SPOOL_REPLY = "您{time}发的“{what}”：\n{reply}"
 SPOOL_FAILED = "您{time}发的“{what}”没能处理成功，请再发一次。"
+# {time} and {what} of the two above: when it arrived, and a message with no words of its own.
+SPOOL_ARRIVED = "{month}月{day}日{time}"
+SPOOL_SOME_MESSAGE = "消息"
 # An outbox message's last error when a worker stopped in the middle of sending it and WeChat
 # would not drop a second copy (customer-service messages): `outbox list --dead` shows it.
 OUTBOX_UNCERTAIN = (
