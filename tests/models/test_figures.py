@@ -680,16 +680,16 @@ def test_a_read_only_report_gives_the_same_figures_beside(
     engine: Engine, county: County, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """A read-only session shares the work with a second connection; the figures are the same."""
-    import models.figures
+    import models.figures.beside
 
     parts: list[object] = []
-    real = models.figures._beside
+    real = models.figures.beside._beside
 
     def spy(*args: object) -> object:
         parts.append(args[3])  # the second connection's share of the grouped pass
         return real(*args)  # type: ignore[arg-type]
 
-    monkeypatch.setattr(models.figures, "_beside", spy)
+    monkeypatch.setattr(models.figures.beside, "_beside", spy)
     scope = town_scope(county)
     with Session(engine) as session:
         alone = compute_report(session, scope, by=BREAKDOWN_KEYS)
