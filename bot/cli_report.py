@@ -13,6 +13,7 @@ import click
 from sqlalchemy import Connection, select
 from sqlmodel import Session
 
+from bot import texts as cli_texts
 from config.figures import LOWER_IS_BETTER, RATE_NAMES, FiguresConfig
 from config.office import load_office
 from config.settings import get_settings
@@ -38,6 +39,7 @@ from models.figures import (
 )
 from models.migrate import upgrade
 from models.place import Place, PlaceKind, ancestors, find_places
+from models.roster import group_place_name
 from models.sheets import Figure, XlsxBook
 from models.ticket import STATE_NAMES, TicketState
 
@@ -70,22 +72,22 @@ LEDGER_TIMES = (
 
 
 @click.command("report")
-@click.option("--from", "first", type=click.DateTime(["%Y-%m-%d"]), help="第一天（默认今年1月1日）")
-@click.option("--to", "last", type=click.DateTime(["%Y-%m-%d"]), help="最后一天（默认今天）")
-@click.option("--place", "place_name", help="镇、片区、村或组；重名时连上级写：杏林镇/张家村")
+@click.option("--from", "first", type=click.DateTime(["%Y-%m-%d"]), help=cli_texts.REPORT_HELP_FROM)
+@click.option("--to", "last", type=click.DateTime(["%Y-%m-%d"]), help=cli_texts.REPORT_HELP_TO)
+@click.option("--place", "place_name", help=cli_texts.REPORT_HELP_PLACE)
 @click.option(
     "--by",
     type=click.Choice(BREAKDOWN_KEYS),
     default="village",
     show_default=True,
-    help="分组：片区、村、问题类别或承办人",
+    help=cli_texts.REPORT_HELP_BY,
 )
-@click.option("--json", "as_json", is_flag=True, help="输出 JSON，给程序读")
+@click.option("--json", "as_json", is_flag=True, help=cli_texts.REPORT_HELP_JSON)
 @click.option(
     "--xlsx",
     "xlsx_path",
     type=click.Path(dir_okay=False, writable=True, path_type=Path),
-    help="把汇总和台账（每件一行）写进这个 Excel 文件",
+    help=cli_texts.REPORT_HELP_XLSX,
 )
 def report(
     first: datetime | None,
@@ -152,7 +154,7 @@ def _find_place(session: Session, name: str) -> Place:
             ]
         raise click.ClickException(
             texts.REPORT_AMBIGUOUS_PLACE.format(
-                name=name, choices="、".join(choices), example=choices[-1]
+                name=name, choices=cli_texts.LIST_JOIN.join(choices), example=choices[-1]
             )
         )
     return candidates[0]
@@ -434,7 +436,7 @@ def ledger_rows(session: Session, scope: Scope, config: FiguresConfig) -> Iterat
             "reporter_phone": mask_phone(reporter[1]) if reporter else None,
             "town": _town_name(places, row.village_id or row.place_id),
             "village": places[row.village_id][0] if row.village_id in places else None,
-            "group": f"{row.group_number}组" if row.group_number else None,
+            "group": group_place_name(row.group_number) if row.group_number else None,
             "category": config.category_name(row.category) if row.category else None,
             "urgency": texts.LEDGER_URGENCY[bool(row.urgent)],
             "summary": row.summary,
