@@ -8,6 +8,7 @@ from enum import StrEnum
 from sqlalchemy import Column, Index, String, Text, UniqueConstraint, text
 from sqlmodel import Field, SQLModel
 
+from models import texts
 from models.base import utc_column
 
 
@@ -25,19 +26,7 @@ class TicketState(StrEnum):
     duplicate = "duplicate"
 
 
-STATE_NAMES: dict[TicketState, str] = {
-    TicketState.draft: "待补充",
-    TicketState.submitted: "已受理",
-    TicketState.assigned: "已派单",
-    TicketState.accepted: "已签收",
-    TicketState.in_progress: "办理中",
-    TicketState.resolved: "已办结",
-    TicketState.closed: "已结案",
-    TicketState.returned: "已退回",
-    TicketState.reopened: "重办",
-    TicketState.invalid: "无效",
-    TicketState.duplicate: "重复",
-}
+STATE_NAMES: dict[TicketState, str] = {state: texts.STATE_NAMES[state] for state in TicketState}
 OPEN_STATES = frozenset(
     {
         TicketState.submitted,
