@@ -80,11 +80,6 @@ class Places:
             inside=scope.place.path if scope.place is not None else "/",
         )
 
-    def split(self) -> int | None:
-        """A village id that halves the scope's villages, or None when there are too few."""
-        ids = sorted(self.ids("village"))
-        return ids[len(ids) // 2] if len(ids) >= 2 else None
-
     def zone_of(self, village_id: int | None) -> int | None:
         """The 片区 a village lies in, or None."""
         if village_id is None or village_id not in self.villages:

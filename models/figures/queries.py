@@ -17,7 +17,6 @@ from sqlalchemy import (
     literal_column,
     or_,
     select,
-    true,
     tuple_,
     union_all,
 )
@@ -31,7 +30,6 @@ from models.figures.scope import (
     NOT_COLLECTED,
     RESOLVED_STATES,
     SATISFIED,
-    Part,
     Scope,
 )
 from models.figures.sqlite import sqlite_medians
@@ -97,34 +95,15 @@ class Query:
         """In the period and collected: not a draft, invalid or a duplicate."""
         return [*self.in_period(), *(TICKET.c.state != s.value for s in NOT_COLLECTED)]
 
-    def group_counts(
-        self, with_assignee: bool, parts: Sequence[Part] = (None,)
-    ) -> list[tuple[Any, ...]]:
+    def group_counts(self, with_assignee: bool) -> list[tuple[Any, ...]]:
         """Counts per (village, category[, assignee]), the leading columns of ix_ticket_report."""
-        # Each part is a range of the index's first column, so that two connections can each
-        # read half the villages: None is every ticket, ("null",) those without a village,
-        # ("below", id) and ("from", id) the villages on either side of an id.
-        t = TICKET.c
-        rows: list[tuple[Any, ...]] = []
-        for part in parts:
-            condition: ColumnElement[bool] = true()
-            if part is not None:
-                kind, split = part
-                condition = {
-                    "null": t.village_id.is_(None),
-                    "below": t.village_id < split,
-                    "from": t.village_id >= split,
-                }[kind]
-            stmt, width = self._count_statement(with_assignee, condition)
-            rows += [
-                (*row[:width], *(int(value or 0) for value in row[width:]))
-                for row in self.conn.execute(stmt)
-            ]
-        return rows
+        stmt, width = self._count_statement(with_assignee)
+        return [
+            (*row[:width], *(int(value or 0) for value in row[width:]))
+            for row in self.conn.execute(stmt)
+        ]
 
-    def _count_statement(
-        self, with_assignee: bool, part: ColumnElement[bool]
-    ) -> tuple[Select[Any], int]:
+    def _count_statement(self, with_assignee: bool) -> tuple[Select[Any], int]:
         # Inside, the tickets are grouped further by state and rating — the next columns of the
         # index, so SQLite still groups without sorting — and every test of a state or a rating
         # is made once per group outside instead of once per ticket. What depends on a ticket's
@@ -152,7 +131,7 @@ class Query:
                 count().filter(t.return_count > 0).label("returned"),
                 count().filter(p(t.resolve_due_at) < self.as_of).label("past_due"),
             )
-            .where(*self.in_period(), part)
+            .where(*self.in_period())
             .group_by(*keys)
             .subquery("by_state")
         )

@@ -63,25 +63,19 @@ def compute_report(
     places = Places.load(conn, scope)
     place_keys = [key for key in by if key in PLACE_KEYS]
 
-    # A read-only report shares its work with a second connection on another core: on SQLite
-    # the grouped pass over half the villages and the overall and category medians, on
-    # PostgreSQL all the medians. The work is split, not repeated: on a busy machine the
-    # report takes what one connection takes, on an idle one about a third less.
+    # A read-only report on PostgreSQL computes its medians on a second connection meanwhile
+    # (models/figures/beside.py, where the measurement is).
     with_assignee = "assignee" in by
-    beside = Beside.start(session, scope, places, by, with_assignee)
+    beside = Beside.start(session, scope, by, config)
     try:
-        rows = query.group_counts(with_assignee, beside.parts if beside else (None,))
-        if beside is not None:
-            rows += beside.rows()
+        rows = query.group_counts(with_assignee)
         groups = grouped(rows, places, by, with_assignee)
         resolved = COUNT_NAMES.index("resolved")
         sizes = {
             key: {group: sums[resolved] for group, sums in table.items()}
             for key, table in groups.items()
         }
-        if beside is not None:
-            sizes = beside.walk(sizes)
-        medians = query.medians(sizes)
+        medians = query.medians(sizes) if beside is None else {}
         reporters = query.reporters(place_keys)
         heads = neighbour_heads(conn, scope, place_keys, places)
     finally:

@@ -15,7 +15,6 @@ SHANGHAI = TIMEZONE
 BreakdownKey = Literal["zone", "village", "category", "assignee"]
 BREAKDOWN_KEYS: tuple[BreakdownKey, ...] = get_args(BreakdownKey)
 PLACE_KEYS = frozenset({"zone", "village"})
-Part = tuple[str, int] | None  # a range of villages for the grouped pass; None is all
 
 NOT_COLLECTED = (TicketState.draft, TicketState.invalid, TicketState.duplicate)
 RESOLVED_STATES = (TicketState.resolved, TicketState.closed)
