@@ -433,8 +433,9 @@ def county_scope(session: Session) -> Scope:
 
 def full_report(engine: Engine, read_only: bool = True) -> tuple[str, int, int]:
     """The report a clerk asks for: the headline figures, by village and by category."""
-    # `grievance-bot report` reads in a read-only session, which on SQLite lets the report use
-    # a second connection beside its grouped pass; a session that may write keeps to one.
+    # `grievance-bot report` reads in a read-only session, which on PostgreSQL lets the report
+    # compute its medians on a second connection beside its grouped pass (models/figures/
+    # beside.py); a session that may write, and SQLite, keep to one.
     with read_session(engine) if read_only else Session(engine) as session:
         report = compute_report(session, county_scope(session), by=("village", "category"))
     return headline(report), len(report.breakdowns["village"]), len(report.breakdowns["category"])

@@ -46,7 +46,7 @@ class Rating(StrEnum):
     unrated = "unrated"  # auto-closed without an answer
 
 
-# The figures' indexes (models/figures.py, bench/report_bench.py), SQLite only: PostgreSQL scans,
+# The figures' indexes (models/figures/, bench/report_bench.py), SQLite only: PostgreSQL scans,
 # hashes and sorts in parallel without them. SQLite groups only in index order and has no
 # percentile, so the report reads one covering index in (village, category, state…) order,
 # one for distinct reporters, and walks resolved tickets in order of the time they took.

@@ -34,7 +34,8 @@ earlier) only decides which deadlines have passed.
 
 One module per job: `scope` (what is counted), `counts` (Figures, Report), `columns` and
 `queries` (the SQL), `sqlite` (SQLite's median walks), `places` (names, order, 邻长),
-`report` (compute_report), `headline` (the sentence and percentages), `ledger` (the 台账's rows).
+`report` (compute_report), `beside` (PostgreSQL's medians on a second connection), `headline`
+(the sentence and percentages), `ledger` (the 台账's rows).
 """
 
 from models.figures.columns import PERSON, PERSON_ROLE, PLACE, TICKET
