@@ -8,7 +8,7 @@ from enum import StrEnum
 from typing import Any
 
 from sqlalchemy import Column, Index, Text
-from sqlmodel import Field, Session, SQLModel, select
+from sqlmodel import Field, Session, SQLModel, col, select
 
 from models.base import utc_column
 
@@ -131,3 +131,12 @@ def enqueue(
     session.add(message)
     session.flush()
     return message
+
+
+def keys_with_prefix(session: Session, prefix: str) -> set[str]:
+    """The dedup keys in the outbox that start with `prefix` (one range of the unique index)."""
+    stmt = select(OutboxMessage.dedup_key).where(
+        col(OutboxMessage.dedup_key) >= prefix,
+        col(OutboxMessage.dedup_key) < prefix + "\U0010ffff",
+    )
+    return {key for key in session.exec(stmt) if key is not None}

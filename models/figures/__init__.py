@@ -42,7 +42,7 @@ from models.figures.columns import PERSON, PERSON_ROLE, PLACE, TICKET
 from models.figures.counts import COUNT_NAMES, Figures, Report
 from models.figures.headline import format_percent, headline, headline_fields
 from models.figures.queries import ledger_filter, scope_filter
-from models.figures.report import breakdown, compute_figures, compute_report
+from models.figures.report import breakdown, compute_counts, compute_figures, compute_report
 from models.figures.scope import (
     BREAKDOWN_KEYS,
     NOT_COLLECTED,
@@ -77,6 +77,7 @@ __all__ = [
     "Report",
     "Scope",
     "breakdown",
+    "compute_counts",
     "compute_figures",
     "compute_report",
     "format_percent",

@@ -31,6 +31,23 @@ def compute_figures(
     return compute_report(session, scope, config=config).overall
 
 
+def compute_counts(
+    session: Session,
+    *,
+    start: datetime,
+    end: datetime,
+    as_of: datetime,
+    place: Place | None = None,
+) -> Figures:
+    """The counts and rates of tickets created in [start, end) in the place's subtree, without
+    the median, reporters and 邻长 (one grouped pass; the weekly digest needs no more)."""
+    conn = session.connection()
+    tune(conn)
+    rows = Query(conn, Scope(start=start, end=end, as_of=as_of, place=place)).group_counts(False)
+    sums = [sum(row[2 + i] for row in rows) for i in range(len(COUNT_NAMES))]
+    return Figures(**dict(zip(COUNT_NAMES, sums, strict=True)))
+
+
 def breakdown(
     session: Session,
     by: BreakdownKey,
