@@ -281,8 +281,6 @@ class Season:
 
     # ------------------------------------------------------------ jobs
 
-    # ------------------------------------------------------------ jobs
-
     def run_job(self, spec: JobSpec) -> None:
         """A job's body for the simulated moment, as `run_job` runs it once a slot is claimed."""
         context = JobContext(
