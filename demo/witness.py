@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from sqlalchemy import Engine, func
+from sqlalchemy import select as sa_select
 from sqlmodel import col, select
 
 from models.db import read_session
@@ -23,6 +24,7 @@ from models.ticket import Ticket, TicketEvent, TicketState
 class Line:
     """One line a message wrote into a ticket's timeline."""
 
+    id: int
     ticket_id: int
     kind: str
     actor_id: int | None
@@ -77,18 +79,21 @@ class Witness:
 
     def lines_after(self, mark: int) -> tuple[Line, ...]:
         """Every timeline line written after line `mark`, oldest first."""
+        # Five columns: sqlalchemy's select, as sqlmodel's is typed for at most four.
+        query = (
+            sa_select(
+                col(TicketEvent.id),
+                col(TicketEvent.ticket_id),
+                col(TicketEvent.kind),
+                col(TicketEvent.actor_id),
+                col(TicketEvent.to_state),
+            )
+            .where(col(TicketEvent.id) > mark)
+            .order_by(col(TicketEvent.id))
+        )
         with read_session(self.engine) as session:
-            rows = session.exec(
-                select(
-                    TicketEvent.ticket_id,
-                    TicketEvent.kind,
-                    TicketEvent.actor_id,
-                    TicketEvent.to_state,
-                )
-                .where(col(TicketEvent.id) > mark)
-                .order_by(col(TicketEvent.id))
-            ).all()
-        return tuple(Line(*row) for row in rows)
+            rows = session.execute(query).all()
+        return tuple(Line(int(row[0]), *row[1:]) for row in rows)
 
     def ticket(self, number: int) -> TicketFacts | None:
         """Ticket `number`'s category, urgency and village as they stand."""
