@@ -47,7 +47,7 @@ Refusals, by action (besides `not_allowed` for a sender without the roles an act
 
 from __future__ import annotations
 
-from collections.abc import Collection, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
@@ -55,9 +55,8 @@ from typing import Any, Protocol
 
 from sqlmodel import Session, col, select
 
-from config.calendar import WorkCalendar, deadline_clock
+from config.calendar import deadline_clock
 from config.office import OfficeConfig
-from config.sla import SlaConfig
 from config.taxonomy import Taxonomy
 from models import texts
 from models.deadlines import extend_resolve_due, set_deadlines
@@ -67,6 +66,7 @@ from models.routing import RouteChoice, choose_assignee, dispatchers_for
 from models.ticket import Attachment, Rating, Ticket, TicketRequest, TicketState
 from models.tickets import (
     add_attachment,
+    awaiting_rating,
     cancel_pending_requests,
     followers,
     locate,
@@ -176,18 +176,6 @@ class Desk:
     office: OfficeConfig
     notifier: Notifier
 
-    @property
-    def sla(self) -> SlaConfig:
-        return self.office.sla
-
-    @property
-    def calendar(self) -> WorkCalendar:
-        return self.office.calendar
-
-    @property
-    def taxonomy(self) -> Taxonomy:
-        return self.office.taxonomy
-
 
 @dataclass(frozen=True)
 class Actor:
@@ -254,7 +242,7 @@ class Done:
 
 def route(desk: Desk, ticket: Ticket, exclude: Collection[int] = ()) -> RouteChoice | None:
     """Where the office's routing rules send this ticket."""
-    return choose_assignee(desk.session, ticket, desk.taxonomy, desk.office.routing, exclude)
+    return choose_assignee(desk.session, ticket, desk.office.taxonomy, desk.office.routing, exclude)
 
 
 def assign(
@@ -279,7 +267,9 @@ def assign(
         actor_id=actor_id,
         note=f"{note} → {label}" if note else label,
     )
-    set_deadlines(desk.session, ticket, desk.now, sla=desk.sla, calendar=desk.calendar)
+    set_deadlines(
+        desk.session, ticket, desk.now, sla=desk.office.sla, calendar=desk.office.calendar
+    )
     desk.notifier.assigned(ticket, choice.person.id)
 
 
@@ -287,27 +277,47 @@ def _tell_reassigned(desk: Desk, ticket: Ticket) -> None:
     desk.notifier.reassigned(ticket, followers(desk.session, ticket))
 
 
+def _step(
+    desk: Desk, actor: Actor, ticket: Ticket, target: TicketState, kind: str, note: str = ""
+) -> None:
+    """The actor moves the ticket to `target`; the timeline records it as `kind`."""
+    change_state(
+        desk.session, ticket, target, kind=kind, now=desk.now, actor_id=actor.id, note=note
+    )
+
+
+def _note(desk: Desk, actor: Actor, ticket: Ticket, kind: str, note: str) -> None:
+    """A timeline line by the actor that changes no state."""
+    record_event(desk.session, ticket, kind, now=desk.now, actor_id=actor.id, note=note)
+
+
 def _needs(actor: Actor, roles: frozenset[Role]) -> None:
     if not actor.roles & roles:
         raise Refusal(Reason.not_allowed, roles=roles)
 
 
-def _handled(desk: Desk, actor: Actor, ticket_id: int) -> Ticket:
-    """A ticket the actor handles (its assignee, or a dispatcher above it)."""
-    _needs(actor, HANDLER_ROLES)
+def _ticket_for(
+    desk: Desk,
+    actor: Actor,
+    ticket_id: int,
+    roles: frozenset[Role],
+    may: Callable[[Session, Person, Ticket], bool],
+) -> Ticket:
+    _needs(actor, roles)
     ticket = desk.session.get(Ticket, ticket_id)
-    if ticket is None or not may_handle(desk.session, actor.person, ticket):
+    if ticket is None or not may(desk.session, actor.person, ticket):
         raise Refusal(Reason.not_found, ticket=ticket_id)
     return ticket
+
+
+def _handled(desk: Desk, actor: Actor, ticket_id: int) -> Ticket:
+    """A ticket the actor handles (its assignee, or a dispatcher above it)."""
+    return _ticket_for(desk, actor, ticket_id, HANDLER_ROLES, may_handle)
 
 
 def _dispatched(desk: Desk, actor: Actor, ticket_id: int) -> Ticket:
     """A ticket the actor dispatches (a dispatcher, leader or admin above it)."""
-    _needs(actor, DISPATCH_ROLES)
-    ticket = desk.session.get(Ticket, ticket_id)
-    if ticket is None or not may_dispatch(desk.session, actor.person, ticket):
-        raise Refusal(Reason.not_found, ticket=ticket_id)
-    return ticket
+    return _ticket_for(desk, actor, ticket_id, DISPATCH_ROLES, may_dispatch)
 
 
 def _own(desk: Desk, actor: Actor, ticket_id: int) -> Ticket:
@@ -363,6 +373,22 @@ def pending_request(
     return session.exec(stmt.order_by(col(TicketRequest.id).desc())).first()
 
 
+def _ask(
+    desk: Desk, actor: Actor, ticket: Ticket, kind: str, reason: str, days: int | None = None
+) -> None:
+    """A request for the dispatcher to decide: a 退回 or a 延期 of `days` working days."""
+    assert ticket.id is not None
+    request = TicketRequest(
+        ticket_id=ticket.id,
+        kind=kind,
+        requested_by_id=actor.id,
+        days=days,
+        reason=reason,
+        created_at=desk.now,
+    )
+    desk.session.add(request)
+
+
 def _close_request(
     desk: Desk, ticket: Ticket, request: TicketRequest, actor: Actor, status: str, note: str = ""
 ) -> None:
@@ -385,7 +411,7 @@ def accept(desk: Desk, actor: Actor, ticket_id: int) -> Done:
     """签收: the assignee acknowledges; the reporters hear who handles their problem."""
     ticket = _handled(desk, actor, ticket_id)
     _in_state(ticket, {S.assigned})
-    change_state(desk.session, ticket, S.accepted, kind="accepted", now=desk.now, actor_id=actor.id)
+    _step(desk, actor, ticket, S.accepted, "accepted")
     desk.notifier.accepted(ticket, followers(desk.session, ticket))
     return Done(ticket)
 
@@ -396,18 +422,8 @@ def progress(desk: Desk, actor: Actor, ticket_id: int, note: str) -> Done:
     _text(note, ticket)
     _in_state(ticket, WORKING)
     if ticket.state == S.assigned.value:
-        change_state(
-            desk.session, ticket, S.accepted, kind="accepted", now=desk.now, actor_id=actor.id
-        )
-    change_state(
-        desk.session,
-        ticket,
-        S.in_progress,
-        kind="progress",
-        now=desk.now,
-        actor_id=actor.id,
-        note=note,
-    )
+        _step(desk, actor, ticket, S.accepted, "accepted")
+    _step(desk, actor, ticket, S.in_progress, "progress", note)
     desk.notifier.progressed(ticket, followers(desk.session, ticket), note)
     return Done(ticket)
 
@@ -421,15 +437,7 @@ def resolve(
     _in_state(ticket, WORKING)
     for photo in photos:
         add_attachment(desk.session, ticket, photo, desk.now)
-    change_state(
-        desk.session,
-        ticket,
-        S.resolved,
-        kind="resolved",
-        now=desk.now,
-        actor_id=actor.id,
-        note=result,
-    )
+    _step(desk, actor, ticket, S.resolved, "resolved", result)
     ticket.result = result
     ticket.rating, ticket.rated_at = None, None
     ticket.rating_asked_at, ticket.rating_reminded_at = desk.now, None
@@ -444,25 +452,8 @@ def return_(desk: Desk, actor: Actor, ticket_id: int, reason: str) -> Done:
     ticket = _handled(desk, actor, ticket_id)
     _text(reason, ticket)
     _in_state(ticket, WORKING)
-    change_state(
-        desk.session,
-        ticket,
-        S.returned,
-        kind="returned",
-        now=desk.now,
-        actor_id=actor.id,
-        note=reason,
-    )
-    assert ticket.id is not None
-    desk.session.add(
-        TicketRequest(
-            ticket_id=ticket.id,
-            kind="return",
-            requested_by_id=actor.id,
-            reason=reason,
-            created_at=desk.now,
-        )
-    )
+    _step(desk, actor, ticket, S.returned, "returned", reason)
+    _ask(desk, actor, ticket, "return", reason)
     desk.notifier.return_requested(ticket, _dispatcher_ids(desk, ticket), reason)
     desk.notifier.returned(ticket, followers(desk.session, ticket))
     return Done(ticket)
@@ -491,30 +482,19 @@ def extend(desk: Desk, actor: Actor, ticket_id: int, days: int | None, reason: s
     ticket = _handled(desk, actor, ticket_id)
     if days is None or days <= 0 or not reason.strip():
         raise Refusal(Reason.needs_text, ticket=ticket.id)
-    longest = desk.sla.extension_max_working_days
+    longest = desk.office.sla.extension_max_working_days
     if days > longest:
         raise Refusal(Reason.too_long, ticket=ticket.id, max=longest)
     _in_state(ticket, WORKING)
     if pending_request(desk.session, ticket, "extension") is not None:
         raise Refusal(Reason.pending_request, ticket=ticket.id)
-    assert ticket.id is not None
-    desk.session.add(
-        TicketRequest(
-            ticket_id=ticket.id,
-            kind="extension",
-            requested_by_id=actor.id,
-            days=days,
-            reason=reason,
-            created_at=desk.now,
-        )
-    )
-    record_event(
-        desk.session,
+    _ask(desk, actor, ticket, "extension", reason, days)
+    _note(
+        desk,
+        actor,
         ticket,
         "extension_requested",
-        now=desk.now,
-        actor_id=actor.id,
-        note=texts.EXTENSION_REQUESTED_NOTE.format(days=days, reason=reason),
+        texts.EXTENSION_REQUESTED_NOTE.format(days=days, reason=reason),
     )
     desk.notifier.extension_requested(ticket, _dispatcher_ids(desk, ticket), days, reason)
     return Done(ticket, days=days)
@@ -565,16 +545,14 @@ def approve(desk: Desk, actor: Actor, ticket_id: int) -> Done:
         return Done(ticket, person=choice.person, route=choice.route, request=request.kind)
     assert request.days, "extension requests always carry their days (extend checks)"
     base = ticket.resolve_due_at or desk.now
-    due = extend_resolve_due(base, request.days, sla=desk.sla, calendar=desk.calendar)
+    due = extend_resolve_due(base, request.days, sla=desk.office.sla, calendar=desk.office.calendar)
     ticket.resolve_due_at, ticket.updated_at = due, desk.now
     desk.session.add(ticket)
     month, day, hour, minute = deadline_clock(due)
     note = texts.EXTENSION_APPROVED_NOTE.format(
         days=request.days, month=month, day=day, hour=hour, minute=minute
     )
-    record_event(
-        desk.session, ticket, "extension_approved", now=desk.now, actor_id=actor.id, note=note
-    )
+    _note(desk, actor, ticket, "extension_approved", note)
     desk.notifier.extension_approved(ticket, request.requested_by_id, due)
     return Done(ticket, request=request.kind, due=due)
 
@@ -588,24 +566,9 @@ def reject(desk: Desk, actor: Actor, ticket_id: int, reason: str) -> Done:
         raise Refusal(Reason.no_pending_request, ticket=ticket.id)
     _close_request(desk, ticket, request, actor, "rejected", reason)
     if request.kind == "return":
-        change_state(
-            desk.session,
-            ticket,
-            S.assigned,
-            kind="return_rejected",
-            now=desk.now,
-            actor_id=actor.id,
-            note=reason,
-        )
+        _step(desk, actor, ticket, S.assigned, "return_rejected", reason)
     else:
-        record_event(
-            desk.session,
-            ticket,
-            "extension_rejected",
-            now=desk.now,
-            actor_id=actor.id,
-            note=reason,
-        )
+        _note(desk, actor, ticket, "extension_rejected", reason)
     desk.notifier.request_rejected(ticket, request.requested_by_id, request.kind, reason)
     return Done(ticket, request=request.kind)
 
@@ -630,22 +593,13 @@ def merge(desk: Desk, actor: Actor, ticket_id: int, into: int | None) -> Done:
         desk.session.add(earlier)
     merged_note = texts.MERGED_INTO_NOTE.format(target=target.id)
     cancel_pending_requests(desk.session, ticket, desk.now, merged_note)
-    change_state(
-        desk.session,
-        ticket,
-        S.duplicate,
-        kind="merged",
-        now=desk.now,
-        actor_id=actor.id,
-        note=merged_note,
-    )
-    record_event(
-        desk.session,
+    _step(desk, actor, ticket, S.duplicate, "merged", merged_note)
+    _note(
+        desk,
+        actor,
         target,
         "merged",
-        now=desk.now,
-        actor_id=actor.id,
-        note=texts.MERGED_FROM_NOTE.format(id=ticket.id),
+        texts.MERGED_FROM_NOTE.format(id=ticket.id),
     )
     desk.notifier.merged(ticket, ticket.reporter_id, target)
     if ticket.assignee_id not in (None, target.assignee_id):
@@ -659,15 +613,7 @@ def invalidate(desk: Desk, actor: Actor, ticket_id: int, reason: str) -> Done:
     _text(reason, ticket)
     _may_become(ticket, S.invalid)
     cancel_pending_requests(desk.session, ticket, desk.now, reason)
-    change_state(
-        desk.session,
-        ticket,
-        S.invalid,
-        kind="invalid",
-        now=desk.now,
-        actor_id=actor.id,
-        note=reason,
-    )
+    _step(desk, actor, ticket, S.invalid, "invalid", reason)
     desk.notifier.invalidated(ticket, ticket.reporter_id, reason)
     if ticket.assignee_id is not None and ticket.assignee_id != actor.id:
         desk.notifier.taken_off(ticket, ticket.assignee_id, TakenOff.invalid, reason=reason)
@@ -680,7 +626,7 @@ def invalidate(desk: Desk, actor: Actor, ticket_id: int, reason: str) -> Done:
 def rate(desk: Desk, actor: Actor, ticket_id: int | None, rating: Rating, reason: str = "") -> Done:
     """满意 / 基本满意 close the ticket; 不满意 (with a reason) sends it back to its assignee."""
     if ticket_id is None:
-        waiting = _awaiting_rating(desk.session, actor.id)
+        waiting = awaiting_rating(desk.session, actor.id)
         if not waiting:
             raise Refusal(Reason.nothing_to_rate)
         if len(waiting) > 1:
@@ -693,25 +639,16 @@ def rate(desk: Desk, actor: Actor, ticket_id: int | None, rating: Rating, reason
         raise Refusal(Reason.needs_text, ticket=ticket.id)
     ticket.rating, ticket.rated_at = rating.value, desk.now
     if rating is not Rating.unsatisfied:
-        change_state(
-            desk.session,
+        _step(
+            desk,
+            actor,
             ticket,
             S.closed,
-            kind="rated",
-            now=desk.now,
-            actor_id=actor.id,
-            note=texts.RATING_NOTES.get(rating.value, rating.value),
+            "rated",
+            texts.RATING_NOTES.get(rating.value, rating.value),
         )
         return Done(ticket)
-    change_state(
-        desk.session,
-        ticket,
-        S.reopened,
-        kind="reopened",
-        now=desk.now,
-        actor_id=actor.id,
-        note=reason,
-    )
+    _step(desk, actor, ticket, S.reopened, "reopened", reason)
     change_state(
         desk.session,
         ticket,
@@ -720,22 +657,11 @@ def rate(desk: Desk, actor: Actor, ticket_id: int | None, rating: Rating, reason
         now=desk.now,
         note=texts.REOPENED_NOTE,
     )
-    set_deadlines(desk.session, ticket, desk.now, sla=desk.sla, calendar=desk.calendar)
+    set_deadlines(
+        desk.session, ticket, desk.now, sla=desk.office.sla, calendar=desk.office.calendar
+    )
     desk.notifier.reopened(ticket, ticket.assignee_id, reason)
     return Done(ticket, reopened=True)
-
-
-def _awaiting_rating(session: Session, reporter_id: int) -> list[Ticket]:
-    stmt = (
-        select(Ticket)
-        .where(
-            Ticket.reporter_id == reporter_id,
-            Ticket.state == S.resolved.value,
-            col(Ticket.rating).is_(None),
-        )
-        .order_by(col(Ticket.id))
-    )
-    return list(session.exec(stmt))
 
 
 def correct(desk: Desk, actor: Actor, ticket_id: int | None, change: Correction) -> Done:
@@ -753,10 +679,10 @@ def correct(desk: Desk, actor: Actor, ticket_id: int | None, change: Correction)
         ticket = found
     reroute = False
     if change.category is not None:
-        code = _category_code(desk.taxonomy, change.category)
+        code = _category_code(desk.office.taxonomy, change.category)
         if code is None:
             raise Refusal(Reason.unknown_category, ticket=ticket.id, word=change.category)
-        what = texts.CORRECTED_CATEGORY.format(name=desk.taxonomy.get(code).name)
+        what = texts.CORRECTED_CATEGORY.format(name=desk.office.taxonomy.get(code).name)
         reroute = code != ticket.category
         ticket.category = code
     elif change.place is not None:
@@ -772,7 +698,7 @@ def correct(desk: Desk, actor: Actor, ticket_id: int | None, change: Correction)
         raise Refusal(Reason.needs_text, ticket=ticket.id)
     ticket.updated_at = desk.now
     desk.session.add(ticket)
-    record_event(desk.session, ticket, "corrected", now=desk.now, actor_id=actor.id, note=what)
+    _note(desk, actor, ticket, "corrected", what)
     placed_by_hand = ticket.route.startswith(("dispatcher:", "transfer:"))
     if reroute and ticket.state == S.assigned.value and not placed_by_hand:
         choice = route(desk, ticket)
@@ -782,7 +708,11 @@ def correct(desk: Desk, actor: Actor, ticket_id: int | None, change: Correction)
             desk.notifier.taken_off(ticket, previous, TakenOff.rerouted)
     elif ticket.state == S.assigned.value and ticket.assigned_at is not None:
         set_deadlines(
-            desk.session, ticket, ticket.assigned_at, sla=desk.sla, calendar=desk.calendar
+            desk.session,
+            ticket,
+            ticket.assigned_at,
+            sla=desk.office.sla,
+            calendar=desk.office.calendar,
         )
     return Done(ticket, note=what)
 
@@ -862,14 +792,6 @@ def withdraw(desk: Desk, actor: Actor, ticket_id: int, note: str = "") -> Done:
     cancel_pending_requests(
         desk.session, ticket, desk.now, texts.WITHDRAWN_REQUESTS_NOTE.format(id=ticket.id)
     )
-    change_state(
-        desk.session,
-        ticket,
-        S.invalid,
-        kind="withdrawn",
-        now=desk.now,
-        actor_id=actor.id,
-        note=note or texts.WITHDRAWN_NOTE,
-    )
+    _step(desk, actor, ticket, S.invalid, "withdrawn", note or texts.WITHDRAWN_NOTE)
     desk.notifier.withdrawn(ticket, ticket.assignee_id)
     return Done(ticket)

@@ -340,7 +340,7 @@ def test_extend_refusals(w: World, desk: Desk) -> None:
     refused(Reason.needs_text, actions.extend, w.desk, cadre, tid(t), None, "等材料")
     refused(Reason.needs_text, actions.extend, w.desk, cadre, tid(t), 0, "等材料")
     refused(Reason.needs_text, actions.extend, w.desk, cadre, tid(t), 3, " ")
-    longest = desk.sla.extension_max_working_days
+    longest = desk.office.sla.extension_max_working_days
     too_long = refused(Reason.too_long, actions.extend, w.desk, cadre, tid(t), longest + 1, "久")
     assert too_long.detail == {"max": longest}
     actions.extend(w.desk, cadre, tid(t), 3, "等材料")
