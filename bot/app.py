@@ -32,11 +32,13 @@ def create_app(
     services: dict[str, Any] | None = None,
     clock: Callable[[], datetime] = utcnow,
     office: OfficeConfig | None = None,
+    parsers: ParserCache | None = None,
 ) -> Flask:
     """Build the web app; tests pass their own settings, engine, services and clock.
 
     The office's files (SLA, calendar, taxonomy, routing) are read once here from `settings`
     — never from the process's environment — unless the caller already holds them (`office`).
+    The app owns its parser cache (`parsers`): callers building many apps may share one.
     """
     settings = settings or get_settings()
     engine = engine or make_engine(settings.resolved_database_url)
@@ -44,7 +46,7 @@ def create_app(
     app = Flask(__name__)
     # Flask answers 413 itself for bodies over this, before any view reads them.
     app.config["MAX_CONTENT_LENGTH"] = settings.max_body_bytes
-    parsers = ParserCache()  # this app's parser, rebuilt when the roster's villages change
+    parsers = parsers or ParserCache()  # rebuilt when the roster's villages change
     inbox = Inbox(
         engine,
         settings,

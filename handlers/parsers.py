@@ -16,7 +16,8 @@ class ParserCache:
 
     Each parser holds jieba's dictionary (about 70 MB), so when the roster's villages change the
     old one is dropped rather than kept beside the new one. The key is the village list and the
-    taxonomy object: an app has one taxonomy, and a second app in the process has its own cache.
+    taxonomy (by content): apps that share a cache (tests do) share a parser only where the same
+    villages and categories make it the same parser.
     """
 
     def __init__(self) -> None:
@@ -35,7 +36,8 @@ class ParserCache:
 
     def _same(self, key: tuple[tuple[str, ...], Taxonomy]) -> bool:
         assert self._key is not None
-        return self._key[0] == key[0] and self._key[1] is key[1]
+        taxonomy = self._key[1]
+        return self._key[0] == key[0] and (taxonomy is key[1] or taxonomy == key[1])
 
     def warm_up(self, session: Session, taxonomy: Taxonomy) -> None:
         """Build the parser before the first message arrives (jieba takes about half a second)."""
