@@ -22,5 +22,7 @@ CORRECTED_NOT_URGENT = "改为不急"
 ASSIGNED_NOTE = "{name}｜{route}"
 ASSIGNED_NOTE_SEPARATOR = "｜"
 TRANSITION_REFUSED = "工单 #{id} 当前状态不能进行这一步"
+# A 组 created for a number the roster did not have: "3组".
+GROUP_NAME = "{number}组"
 # A village name as people shorten it: 张家村 → 张家, 城南社区 → 城南.
 VILLAGE_SUFFIXES = ("村", "社区")
