@@ -1,4 +1,4 @@
-"""`grievance-bot roster …` and `grievance-bot demo seed`: the town's sheet in and out, invites."""
+"""`grievance-bot roster …`: the town's sheet in and out, invites."""
 
 from __future__ import annotations
 
@@ -12,16 +12,14 @@ from sqlmodel import Session
 
 from bot import texts as cli_texts
 from bot.cli_support import open_database
-from bot.scenario import scenario
 from config.calendar import TIMEZONE
 from handlers import texts
 from models.base import utcnow
 from models.binding import create_invite, find_people, unbind_person, unlock
 from models.db import read_session, unit_of_work
-from models.demo_town import DemoTown, database_is_empty, load_demo_config, seed_demo_town
 from models.outbox import enqueue
 from models.person import REPORTER_ROLES, ROLE_NAMES, Person, Role, roles_of
-from models.place import Place, find_places
+from models.place import Place
 from models.roster import (
     ImportResult,
     export_roster,
@@ -209,50 +207,3 @@ def roster_unbind(who: str) -> None:
         click.echo(texts.ROSTER_UNBOUND.format(name=name, phone=phone))
     if userid:
         click.echo(texts.ROSTER_UNBIND_WECOM.format(name=name, userid=userid))
-
-
-@click.group()
-def demo() -> None:
-    """The demo town 大栗港镇, for trying the bot out."""
-
-
-demo.add_command(scenario)
-
-
-@demo.command("seed")
-def demo_seed() -> None:
-    """Load 大栗港镇 with its generated roster into an empty database."""
-    town_name = load_demo_config().town
-    with open_database() as engine:
-        with read_session(engine) as session:
-            if find_places(session, town_name):
-                click.echo(cli_texts.DEMO_ALREADY_SEEDED.format(town=town_name))
-                return
-            if not database_is_empty(session):
-                raise click.ClickException(cli_texts.DEMO_NOT_EMPTY)
-        seeded = seed_demo_if_empty(engine)
-    assert seeded is not None
-    click.echo(describe(seeded))
-
-
-def seed_demo_if_empty(engine: Engine) -> DemoTown | None:
-    """Seed the demo town when the database has no places and no people; None otherwise."""
-    with unit_of_work(engine) as session:
-        if not database_is_empty(session):
-            return None
-        return seed_demo_town(session)
-
-
-def describe(demo_town: DemoTown) -> str:
-    """One line saying what the demo seed made."""
-    neighbours = sum(len(people) for people in demo_town.neighbour_heads.values())
-    return cli_texts.DEMO_SEEDED.format(
-        town=demo_town.town.name,
-        zones=len(demo_town.zones),
-        villages=len(demo_town.villages),
-        groups=len(demo_town.groups),
-        neighbours=neighbours,
-        people=len(demo_town.people),
-        units=len(demo_town.units),
-        dispatcher=demo_town.dispatcher.wecom_userid,
-    )

@@ -41,16 +41,6 @@ ROSTER_HELP_ALL = "解锁所有人（结束全镇的绑定暂停）"
 # The log line of an unbinding (for whoever runs the bot).
 ROSTER_LOG_UNBOUND = "office removed the 公众号 binding of person #%s"
 
-# ---------------------------------------------------------------- demo seed
-DEMO_ALREADY_SEEDED = "{town} 已经在数据库里了，没有重复生成。"
-DEMO_NOT_EMPTY = "数据库里已有别的名册；演示镇只装进空数据库。"
-DEMO_SEEDED = (
-    "已生成演示镇 {town}：{zones} 个片区，"
-    "{villages} 个村，{groups} 个组，{neighbours} 名邻长，"
-    "共 {people} 人；{units} 个站所。"
-    "调度员企业微信账号 {dispatcher}。"
-)
-
 # ================================================================ weekly digest (bot/digest.py)
 
 # One item of the digest's "most open tickets" lines: 张家村3件.
