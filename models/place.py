@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import Column, String, UniqueConstraint
+from sqlalchemy import Column, String, UniqueConstraint, func, insert, update
 from sqlmodel import Field, Session, SQLModel, col, select
 
 from models import texts
@@ -59,6 +60,49 @@ def add_place(
     session.add(place)
     session.flush()
     return place
+
+
+def add_places(
+    session: Session, specs: Sequence[tuple[str, PlaceKind, Place | None, int | None]]
+) -> list[Place]:
+    """Create many places at once, as `add_place` would one by one: (name, kind, parent, number)
+    each, the parents existing already. Two statements, whatever their number: the rows, then
+    their materialised paths (which hold their own ids)."""
+    if not specs:
+        return []
+    rows = [
+        {
+            "name": name,
+            "kind": kind.value,
+            "parent_id": parent.id if parent else None,
+            "depth": (parent.depth + 1) if parent else 0,
+            "number": number,
+            "path": "",
+        }
+        for name, kind, parent, number in specs
+    ]
+    # Ids are read back by (parent, name), unique, from the ids above the largest before:
+    # RETURNING on a many-row insert costs more than the insert itself.
+    last = session.exec(select(func.max(Place.id))).one() or 0
+    session.execute(insert(Place), rows)
+    found = {
+        (parent_id, name): place_id
+        for place_id, parent_id, name in session.exec(
+            select(Place.id, Place.parent_id, Place.name).where(col(Place.id) > last)
+        )
+    }
+    ids: list[int] = []
+    for name, _, parent, _ in specs:
+        place_id = found[(parent.id if parent else None, name)]
+        assert place_id is not None
+        ids.append(place_id)
+    paths = [
+        {"id": place_id, "path": f"{parent.path if parent else '/'}{place_id}/"}
+        for place_id, (_, _, parent, _) in zip(ids, specs, strict=True)
+    ]
+    session.execute(update(Place), paths)
+    by_id = {p.id: p for p in session.exec(select(Place).where(col(Place.id).in_(ids)))}
+    return [by_id[place_id] for place_id in ids]
 
 
 def subtree_filter(column: Any, ancestor: Place) -> Any:

@@ -8,12 +8,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import delete
+from sqlalchemy import delete, func, insert, update
 from sqlmodel import Session, col, select
 
 from models import texts
 from models.person import Coverage, Person, PersonRole, Role, Unit
-from models.place import Place, PlaceKind, add_place, subtree_filter
+from models.place import Place, PlaceKind, add_place, add_places, subtree_filter
 from models.roster.sheet import RosterError, RosterProblem, Sheet, SheetRow, read_sheet
 from models.roster.tree import TownTree
 from models.roster.validate import CheckedRow, Checker
@@ -182,28 +182,42 @@ class _Applier:
         }
         self._release_identities(existing)
 
+        new_rows = [row for row in self.rows if row.phone not in existing]
+        person_ids = self._insert_people(new_rows, villages, groups, units)
+        person_ids.update({phone: p.id for phone, p in existing.items() if p.id is not None})
         for row in self.rows:
-            person = existing.get(row.phone)
-            if person is None:
-                person = Person(
-                    name=row.name, phone=row.phone, place_id=self._place_id(row, villages, groups)
-                )
-                session.add(person)
-                self.result.added += 1
-            row.person = person
-        session.flush()
+            row.person_id = person_ids[row.phone]
+        self.result.added += len(new_rows)
 
+        supervisors: list[dict[str, int]] = []
+        role_rows: list[dict[str, object]] = []
+        cover_rows: list[dict[str, object]] = []
         for row in self.rows:
-            person = row.person
-            assert person is not None and person.id is not None
-            supervisor = row.supervisor.person if row.supervisor else row.outside_supervisor
+            assert row.person_id is not None
+            supervisor_id = (
+                row.supervisor.person_id
+                if row.supervisor
+                else (row.outside_supervisor.id if row.outside_supervisor else None)
+            )
             roles = {role.value for role in row.roles}
             covers = self._covers_of(row, villages)
+            if row.phone not in existing:
+                # A new person: the rest of their row goes in a few multi-row statements.
+                if supervisor_id is not None:
+                    supervisors.append({"id": row.person_id, "supervisor_id": supervisor_id})
+                role_rows += [{"person_id": row.person_id, "role": r} for r in sorted(roles)]
+                cover_rows += [
+                    {"person_id": row.person_id, "place_id": place_id, "role": role}
+                    for place_id, role in sorted(covers)
+                ]
+                continue
+            person = existing[row.phone]
+            assert person.id is not None
             after: _State = (
                 row.name,
                 self._place_id(row, villages, groups),
                 units[row.unit].id if row.unit else None,
-                supervisor.id if supervisor else None,
+                supervisor_id,
                 row.title,
                 True,
                 row.wecom,
@@ -239,6 +253,46 @@ class _Applier:
             for place_id, role in sorted(covers - old_covers):
                 session.add(Coverage(person_id=person.id, place_id=place_id, role=role))
         session.flush()
+        if supervisors:
+            session.execute(update(Person), supervisors)
+        if role_rows:
+            session.execute(insert(PersonRole), role_rows)
+        if cover_rows:
+            session.execute(insert(Coverage), cover_rows)
+
+    def _insert_people(
+        self,
+        rows: list[CheckedRow],
+        villages: dict[str, Place],
+        groups: dict[tuple[str, int], Place],
+        units: dict[str, Unit],
+    ) -> dict[str, int]:
+        """The sheet's new people in one multi-row statement: phone → id (their supervisors,
+        who may be new too, are set once every id is known)."""
+        if not rows:
+            return {}
+        values = [
+            {
+                "name": row.name,
+                "phone": row.phone,
+                "title": row.title,
+                "place_id": self._place_id(row, villages, groups),
+                "unit_id": units[row.unit].id if row.unit else None,
+                "supervisor_id": None,
+                "active": True,
+                "wechat_openid": None,
+                "wecom_userid": row.wecom,
+                "bound_at": None,
+            }
+            for row in rows
+        ]
+        # Ids are read back by phone (unique) from the ids above the largest before: RETURNING
+        # on a many-row insert costs more than the insert itself here.
+        last = self.session.exec(select(func.max(Person.id))).one() or 0
+        self.session.execute(insert(Person), values)
+        wanted = {row.phone for row in rows}
+        stmt = select(Person.id, Person.phone).where(col(Person.id) > last)
+        return {phone: i for i, phone in self.session.exec(stmt) if phone in wanted and i}
 
     def _release_identities(self, existing: dict[str, Person]) -> None:
         """Deactivate the dropped, and free every userid that moves, before anyone takes one.
@@ -309,11 +363,16 @@ class _Applier:
 
     def _create_places(self) -> tuple[dict[str, Place], dict[tuple[str, int], Place]]:
         tree, session = self.tree, self.session
-        for name in tree.new_zones:
-            tree.zones[name] = add_place(session, name, PlaceKind.zone, self.town)
-        for name, zone in tree.new_villages.items():
-            parent = tree.zones[zone] if zone else self.town
-            tree.villages[name] = add_place(session, name, PlaceKind.village, parent)
+        zones = add_places(session, [(n, PlaceKind.zone, self.town, None) for n in tree.new_zones])
+        tree.zones.update({place.name: place for place in zones})
+        villages = add_places(
+            session,
+            [
+                (name, PlaceKind.village, tree.zones[zone] if zone else self.town, None)
+                for name, zone in tree.new_villages.items()
+            ],
+        )
+        tree.villages.update({place.name: place for place in villages})
         self.result.places_added += len(tree.new_zones) + len(tree.new_villages)
         names_by_id = {p.id: name for name, p in tree.villages.items()}
         groups: dict[tuple[str, int], Place] = {}
@@ -323,14 +382,12 @@ class _Applier:
         for place in session.exec(stmt):
             if place.number is not None and place.parent_id in names_by_id:
                 groups[(names_by_id[place.parent_id], place.number)] = place
-        for village, number in tree.new_groups:
-            groups[(village, number)] = add_place(
-                session,
-                group_place_name(number),
-                PlaceKind.group,
-                tree.villages[village],
-                number=number,
-            )
+        specs = [
+            (group_place_name(number), PlaceKind.group, tree.villages[village], number)
+            for village, number in tree.new_groups
+        ]
+        for key, place in zip(tree.new_groups, add_places(session, specs), strict=True):
+            groups[key] = place
         self.result.places_added += len(tree.new_groups)
         return tree.villages, groups
 

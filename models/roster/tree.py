@@ -22,6 +22,7 @@ class TownTree:
     new_zones: list[str] = field(default_factory=list)
     new_villages: dict[str, str | None] = field(default_factory=dict)
     new_groups: list[tuple[str, int]] = field(default_factory=list)
+    _planned_groups: set[tuple[str, int]] = field(default_factory=set, repr=False)
 
     @classmethod
     def load(cls, session: Session, town: Place | None) -> TownTree:
@@ -67,5 +68,6 @@ class TownTree:
 
     def plan_group(self, village: str, number: int) -> None:
         key = (village, number)
-        if key not in self.groups and key not in self.new_groups:
+        if key not in self.groups and key not in self._planned_groups:
+            self._planned_groups.add(key)
             self.new_groups.append(key)

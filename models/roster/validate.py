@@ -47,7 +47,7 @@ class CheckedRow:
     wecom: str | None
     supervisor: CheckedRow | None = None
     outside_supervisor: Person | None = None
-    person: Person | None = None
+    person_id: int | None = None  # set by the import once the person is written
 
 
 class Checker:
