@@ -19,6 +19,9 @@ from models.roster.tree import TownTree
 from models.roster.validate import CheckedRow, Checker
 from models.roster.values import group_place_name
 
+# New people written per statement: a county's sheet is 200,000 rows.
+INSERT_CHUNK = 5000
+
 
 @dataclass
 class ImportResult:
@@ -267,29 +270,30 @@ class _Applier:
         groups: dict[tuple[str, int], Place],
         units: dict[str, Unit],
     ) -> dict[str, int]:
-        """The sheet's new people in one multi-row statement: phone → id (their supervisors,
-        who may be new too, are set once every id is known)."""
+        """The sheet's new people, a multi-row statement per INSERT_CHUNK: phone → id (their
+        supervisors, who may be new too, are set once every id is known)."""
         if not rows:
             return {}
-        values = [
-            {
-                "name": row.name,
-                "phone": row.phone,
-                "title": row.title,
-                "place_id": self._place_id(row, villages, groups),
-                "unit_id": units[row.unit].id if row.unit else None,
-                "supervisor_id": None,
-                "active": True,
-                "wechat_openid": None,
-                "wecom_userid": row.wecom,
-                "bound_at": None,
-            }
-            for row in rows
-        ]
-        # Ids are read back by phone (unique) from the ids above the largest before: RETURNING
-        # on a many-row insert costs more than the insert itself here.
         last = self.session.exec(select(func.max(Person.id))).one() or 0
-        self.session.execute(insert(Person), values)
+        for start in range(0, len(rows), INSERT_CHUNK):
+            values = [
+                {
+                    "name": row.name,
+                    "phone": row.phone,
+                    "title": row.title,
+                    "place_id": self._place_id(row, villages, groups),
+                    "unit_id": units[row.unit].id if row.unit else None,
+                    "supervisor_id": None,
+                    "active": True,
+                    "wechat_openid": None,
+                    "wecom_userid": row.wecom,
+                    "bound_at": None,
+                }
+                for row in rows[start : start + INSERT_CHUNK]
+            ]
+            # Ids are read back by phone (unique) from the ids above the largest before:
+            # RETURNING on a many-row insert costs more than the insert itself here.
+            self.session.execute(insert(Person), values)
         wanted = {row.phone for row in rows}
         stmt = select(Person.id, Person.phone).where(col(Person.id) > last)
         return {phone: i for i, phone in self.session.exec(stmt) if phone in wanted and i}
