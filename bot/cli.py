@@ -65,6 +65,9 @@ def serve(host: str, port: int, threads: int) -> None:
     from bot.app import create_app
 
     settings = _settings_for_run()
+    settings = settings.model_copy(
+        update={"public_url": settings.public_url or local_url(host, port)}
+    )
     _configure_logging(settings)
     settings.instance_path.mkdir(parents=True, exist_ok=True)
     engine = make_engine(settings.resolved_database_url)

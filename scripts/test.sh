@@ -7,6 +7,20 @@ PYTHON=${PYTHON:-python3}
 [ -x .venv/bin/python ] || "$PYTHON" -m venv .venv
 .venv/bin/python -m pip install --quiet --disable-pip-version-check -e '.[dev]' >.venv/install.log 2>&1 \
     || { cat .venv/install.log; exit 1; }
+# The browser tests (tests/web) drive Debian's chromium; install it (and Chinese glyphs) as root.
+BROWSER_PACKAGES=()
+command -v chromium >/dev/null || BROWSER_PACKAGES+=(chromium)
+[ -e /usr/share/fonts/truetype/wqy/wqy-microhei.ttc ] || BROWSER_PACKAGES+=(fonts-wqy-microhei)
+if [ ${#BROWSER_PACKAGES[@]} -gt 0 ]; then
+    SUDO=""; [ "$(id -u)" -eq 0 ] || { command -v sudo >/dev/null && sudo -n true 2>/dev/null && SUDO="sudo -n"; }
+    if [ "$(id -u)" -eq 0 ] || [ -n "$SUDO" ]; then
+        { $SUDO apt-get update -q && DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -q \
+            --no-install-recommends "${BROWSER_PACKAGES[@]}"; } >.venv/apt.log 2>&1 \
+            || echo "could not install ${BROWSER_PACKAGES[*]} (see .venv/apt.log): browser tests skipped"
+    else
+        echo "browser tests skipped: missing ${BROWSER_PACKAGES[*]} (apt-get install them as root)"
+    fi
+fi
 .venv/bin/ruff check .
 .venv/bin/ruff format --check .
 .venv/bin/mypy
