@@ -11,6 +11,7 @@ import threading
 import click
 import requests
 
+from bot.cli_admin import admin
 from bot.cli_jobs import jobs
 from bot.cli_outbox import outbox, spool
 from bot.cli_outbox import worker as worker_command
@@ -147,6 +148,7 @@ main.add_command(parse)
 main.add_command(roster)
 main.add_command(demo)
 main.add_command(report)
+main.add_command(admin)
 
 
 @main.group()

@@ -50,13 +50,24 @@ def _serializer(settings: Settings) -> URLSafeSerializer:
     return URLSafeSerializer(web_secret(settings), salt=_SALT)
 
 
-def sign_in_token(settings: Settings, person_id: int, target: str, issued: datetime) -> str:
+def sign_in_token(
+    settings: Settings,
+    person_id: int,
+    target: str,
+    issued: datetime,
+    lifetime: timedelta = LINK_LIFETIME,
+) -> str:
     """A token that signs `person_id` in and sends them to `target` (a path of this site).
 
     The same person, target and `issued` always give the same token: a notice sent again after
     a crash must read exactly as before, or WeChat's duplicate check would let both through.
     """
-    payload = {"p": person_id, "to": target, "at": int(issued.timestamp())}
+    payload = {
+        "p": person_id,
+        "to": target,
+        "at": int(issued.timestamp()),
+        "ttl": int(min(lifetime, LINK_LIFETIME).total_seconds()),
+    }
     return str(_serializer(settings).dumps(payload))
 
 
@@ -71,10 +82,11 @@ def read_sign_in_token(
     if not isinstance(data, dict):
         return None
     person_id, target, issued = data.get("p"), data.get("to"), data.get("at")
-    if not isinstance(person_id, int) or not isinstance(issued, int):
+    ttl = data.get("ttl")
+    if not isinstance(person_id, int) or not isinstance(issued, int) or not isinstance(ttl, int):
         return None
     age = now - datetime.fromtimestamp(issued, UTC)
-    if age > max_age or age < -CLOCK_SKEW:
+    if age > min(max_age, timedelta(seconds=ttl)) or age < -CLOCK_SKEW:
         return None
     if not isinstance(target, str) or not target.startswith("/") or target.startswith("//"):
         return None
@@ -86,9 +98,16 @@ def public_base(settings: Settings) -> str:
     return (settings.public_url or "http://127.0.0.1:8000").rstrip("/")
 
 
-def sign_in_url(settings: Settings, person_id: int, target: str, issued: datetime) -> str:
+def sign_in_url(
+    settings: Settings,
+    person_id: int,
+    target: str,
+    issued: datetime,
+    lifetime: timedelta = LINK_LIFETIME,
+) -> str:
     """An absolute sign-in link for `person_id` that lands on `target`."""
-    return f"{public_base(settings)}/l/{sign_in_token(settings, person_id, target, issued)}"
+    token = sign_in_token(settings, person_id, target, issued, lifetime)
+    return f"{public_base(settings)}/l/{token}"
 
 
 def ticket_url(settings: Settings, person_id: int, ticket_id: int, issued: datetime) -> str:
