@@ -6,14 +6,14 @@ import mimetypes
 import os
 from typing import Any
 
-from flask import Blueprint, abort, g, render_template, send_file
-from sqlmodel import col
+from flask import Blueprint, abort, g, render_template, request, send_file
 from werkzeug.security import safe_join
 
-from models.scope import may_see, visible_tickets
-from models.ticket import Attachment, Ticket
+from models.scope import may_see
+from models.ticket import STATE_NAMES, Attachment, Ticket, TicketState
 from web.identity import check_csrf, grievance, now, settings, signed_in
-from web.views import local, ticket_page
+from web.listing import OPEN, PAGE_SIZE, STATE_CHOICES, Filters, choices, filtered, rows
+from web.views import ticket_page
 
 blueprint = Blueprint(
     "web_pages",
@@ -23,7 +23,6 @@ blueprint = Blueprint(
     static_url_path="/static/web",
 )
 blueprint.before_request(check_csrf)
-LIST_LIMIT = 100
 
 
 def _downloading_channels() -> frozenset[str]:
@@ -40,15 +39,19 @@ def _downloading_channels() -> frozenset[str]:
 @blueprint.get("/")
 @signed_in
 def home() -> Any:
-    """The tickets the signed-in person may see, newest first."""
-    stmt = visible_tickets(g.db, g.person).order_by(col(Ticket.id).desc()).limit(LIST_LIMIT + 1)
-    rows = list(g.db.exec(stmt))
+    """The tickets the signed-in person may see, filtered, newest first."""
+    filters = Filters.from_args(request.args)
+    moment = now()
+    found = list(g.db.exec(filtered(g.db, g.person, filters, moment)))
+    office = grievance()["office"]
+    categories = [(code, office.category_name(code)) for code in office.taxonomy.codes]
     return render_template(
         "list.html",
-        tickets=rows[:LIST_LIMIT],
-        more=len(rows) > LIST_LIMIT,
-        limit=LIST_LIMIT,
-        local=local,
+        rows=rows(g.db, office, found[:PAGE_SIZE], moment),
+        more=len(found) > PAGE_SIZE,
+        filters=filters,
+        choices=choices(g.db, g.person, categories),
+        states=[(s, STATE_NAMES[TicketState(s)]) for s in STATE_CHOICES if s != OPEN],
     )
 
 
