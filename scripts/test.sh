@@ -21,6 +21,15 @@ if [ ${#BROWSER_PACKAGES[@]} -gt 0 ]; then
         echo "browser tests skipped: missing ${BROWSER_PACKAGES[*]} (apt-get install them as root)"
     fi
 fi
+# The figures page's charts: ECharts from the npm registry, served by the app itself.
+if [ ! -e web/node_modules/echarts/dist/echarts.min.js ]; then
+    if command -v npm >/dev/null; then
+        (cd web && npm ci --no-audit --no-fund --loglevel=error) >.venv/npm.log 2>&1 \
+            || echo "npm ci in web/ failed (see .venv/npm.log): chart tests skipped"
+    else
+        echo "chart tests skipped: npm missing (apt-get install npm, then npm ci in web/)"
+    fi
+fi
 .venv/bin/ruff check .
 .venv/bin/ruff format --check .
 .venv/bin/mypy

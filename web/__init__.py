@@ -22,7 +22,7 @@ from web.links import WebSecretMissing, web_secret
 
 log = logging.getLogger(__name__)
 SESSION_LIFETIME = timedelta(hours=12)
-WEB_BLUEPRINTS = ("web_auth", "web_pages")
+WEB_BLUEPRINTS = ("web_auth", "web_pages", "web_figures")
 ERROR_PAGES = {
     400: (texts.BAD_FORM_TITLE, texts.BAD_FORM),
     403: (texts.FORBIDDEN_TITLE, texts.FORBIDDEN),
@@ -33,6 +33,7 @@ ERROR_PAGES = {
 def init_web(app: Flask, settings: Settings, clock: Callable[[], datetime]) -> None:
     """Register the pages on `app` (skipped, with a warning, in production without a secret)."""
     from web.auth import blueprint as auth_blueprint
+    from web.figures import blueprint as figures_blueprint
     from web.pages import blueprint as pages_blueprint
 
     try:
@@ -50,12 +51,12 @@ def init_web(app: Flask, settings: Settings, clock: Callable[[], datetime]) -> N
         PERMANENT_SESSION_LIFETIME=SESSION_LIFETIME,
     )
     app.jinja_env.globals.update(T=texts, csrf_token=csrf_token, CSRF_FIELD=CSRF_FIELD)
-    for blueprint in (auth_blueprint, pages_blueprint):
+    for blueprint in (auth_blueprint, pages_blueprint, figures_blueprint):
         app.register_blueprint(blueprint)
 
     @app.context_processor
     def signed_in_person() -> dict[str, Any]:
-        return {"roles_label": _roles_label}
+        return {"roles_label": _roles_label, "shows_figures": _shows_figures}
 
     previous = app.error_handler_spec[None][None].get(HTTPException)
 
@@ -67,6 +68,12 @@ def init_web(app: Flask, settings: Settings, clock: Callable[[], datetime]) -> N
             return render_template("message.html", title=title, text=text), exc.code
         assert previous is not None
         return previous(exc)
+
+
+def _shows_figures(db: Any, person: Any) -> bool:
+    from web.figures import FIGURE_ROLES
+
+    return bool(roles_of(db, person.id) & FIGURE_ROLES)
 
 
 def _roles_label(db: Any, person: Any) -> str:

@@ -101,3 +101,36 @@ ADMIN_UNKNOWN_PLACE = "没有叫“{name}”的地方。"
 ADMIN_NONE = "还没有管理员。"
 ADMIN_LINE = "{name}\t{phone}\t{place}"
 ADMIN_LINK = "{name} 的登录链接（{minutes} 分钟内有效，只发给本人）：\n{url}"
+
+# ---------------------------------------------------------------- figures page
+FIGURES_TITLE = "数据"
+FIGURE_CARDS = (
+    "collected",
+    "resolved",
+    "resolution_rate",
+    "response_rate",
+    "on_time_rate",
+    "satisfaction_rate",
+    "reopen_rate",
+    "return_rate",
+    "overdue",
+    "participation_rate",
+)
+FIGURES_PERIOD_FROM = "从"
+FIGURES_PERIOD_TO = "到"
+FIGURES_PLACE = "范围"
+FIGURES_PLACE_ALL = "全部"
+FIGURES_BY = "分组"
+FIGURES_APPLY = "查看"
+FIGURES_COUNTS_CHART = "收集与解决"
+FIGURES_RATES_CHART = "解决率与满意率"
+FIGURES_OVERDUE_CHART = "超期未办结"
+FIGURES_NONE_OVERDUE = "没有超期未办结的工单。"
+FIGURES_RED = "红榜（综合得分最高）"
+FIGURES_BLACK = "黑榜（综合得分最低）"
+FIGURES_SCORE = "{name}：{score} 分"
+FIGURES_TABLE = "明细"
+FIGURES_LEDGER = "下载台账（Excel）"
+FIGURES_NO_CHARTS = "图表文件没有安装（在 web 目录运行 npm ci），下面只列数字。"
+NAV_LIST = "工单"
+NAV_FIGURES = "数据"
