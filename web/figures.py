@@ -21,6 +21,7 @@ from handlers import texts as chat_texts
 from models.figures import BREAKDOWN_KEYS, Report, compute_report, period_scope
 from models.person import Role, roles_of
 from models.place import Place, PlaceKind
+from models.trend import weekly_trend
 from web import texts
 from web.identity import check_csrf, grievance, now, signed_in
 
@@ -91,7 +92,16 @@ def figures() -> Any:
         (chat_texts.REPORT_COLUMNS[name], _cell(result.overall, name, config))
         for name in texts.FIGURE_CARDS
     ]
+    trend = [
+        {
+            "week": texts.TREND_WEEK.format(month=w.monday.month, day=w.monday.day),
+            "collected": w.collected,
+            "resolved": w.resolved,
+        }
+        for w in weekly_trend(g.db, result.scope)
+    ]
     chart = {
+        "trend": trend,
         "none_overdue": texts.FIGURES_NONE_OVERDUE,
         "data": data,
         "labels": {name: chat_texts.REPORT_COLUMNS[name] for name in chat_texts.REPORT_COLUMNS},

@@ -74,6 +74,7 @@ def test_a_leader_sees_the_report_numbers_as_charts(
     page.wait_for_selector("body[data-charts='drawn']")
     assert page.locator("#chart-counts svg").count() == 1  # drawn by ECharts, served by the app
     assert page.locator("#chart-rates svg").count() == 1
+    assert page.locator("#chart-trend svg").count() == 1
     assert "没有超期" in page.locator("#chart-overdue").inner_text()
     shoot(page, "figures-desktop")
 
@@ -82,6 +83,9 @@ def test_a_leader_sees_the_report_numbers_as_charts(
     expected = json.loads(cli.output)
     shown = page_data(page)
     assert without_clock(shown) == without_clock(expected)
+    trend = json.loads(page.locator("#figures-data").text_content())["trend"]
+    assert sum(w["collected"] for w in trend) == expected["overall"]["collected"]
+    assert sum(w["resolved"] for w in trend) == expected["overall"]["resolved"]
     assert expected["overall"]["collected"] == 4 and expected["overall"]["resolved"] == 1
     assert page.locator("#headline").inner_text() == expected["headline"]
     cells = page.locator("#breakdown tbody tr").first.locator("td").all_inner_texts()

@@ -42,6 +42,19 @@
       { name: labels.satisfaction_rate, type: "line", data: rows.map(function (r) { return percent(r.satisfaction_rate); }) }
     ]
   });
+  var trend = payload.trend;
+  draw("chart-trend", {
+    animation: false,
+    tooltip: { trigger: "axis" },
+    legend: { top: 0 },
+    grid: grid,
+    xAxis: { type: "category", data: trend.map(function (w) { return w.week; }) },
+    yAxis: { type: "value", minInterval: 1 },
+    series: [
+      { name: labels.collected, type: "line", data: trend.map(function (w) { return w.collected; }) },
+      { name: labels.resolved, type: "line", data: trend.map(function (w) { return w.resolved; }) }
+    ]
+  });
   var late = rows.filter(function (r) { return r.overdue > 0; })
     .sort(function (a, b) { return a.overdue - b.overdue; });
   if (late.length === 0) {
