@@ -14,7 +14,7 @@ from sqlmodel import Session, col, select
 from config.calendar import TIMEZONE
 from config.office import OfficeConfig
 from handlers.views import local_due, state_name
-from models.person import Person
+from models.person import HANDLER_ROLES, Person, PersonRole, Role
 from models.place import Place, PlaceKind
 from models.scope import scope_clause
 from models.ticket import OPEN_STATES, Ticket, TicketState
@@ -139,14 +139,19 @@ def choices(session: Session, person: Person, categories: list[tuple[str, str]])
         .where(Place.kind == PlaceKind.village.value, col(Place.path).startswith(prefix))
         .order_by(col(Place.name))
     ).all()
-    assigned = (
-        select(Ticket.assignee_id)
-        .where(scope_clause(session, person), col(Ticket.assignee_id).is_not(None))
-        .distinct()
+    # The roster's handlers under the person's place, not the tickets' assignees: one short
+    # query on the roster instead of a pass over every ticket in scope.
+    handlers = select(PersonRole.person_id).where(
+        col(PersonRole.role).in_([r.value for r in HANDLER_ROLES - {Role.admin}])
     )
     assignees = session.exec(
         select(Person.id, Person.name)
-        .where(col(Person.id).in_(assigned))
+        .join(Place, col(Place.id) == Person.place_id)
+        .where(
+            col(Person.id).in_(handlers),
+            Person.active == True,  # noqa: E712
+            col(Place.path).startswith(prefix),
+        )
         .order_by(col(Person.name))
     ).all()
     return Choices(

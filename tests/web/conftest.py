@@ -78,10 +78,15 @@ class LiveServer:
 
     def stop(self) -> None:
         self.server.shutdown()
+        # Wait for requests still being answered: their database connections go back to the
+        # pool before the test's engine is disposed.
+        self.server.server_close()
 
 
 def serve(app: Flask, port: int) -> LiveServer:
     server = make_server("127.0.0.1", port, app, threaded=True)
+    server.daemon_threads = False  # type: ignore[attr-defined]
+    server.block_on_close = True  # type: ignore[attr-defined]
     threading.Thread(target=server.serve_forever, name="live-app", daemon=True).start()
     return LiveServer(app, f"http://127.0.0.1:{port}", server)
 
