@@ -18,6 +18,7 @@ from models.ticket import OPEN_STATES, Attachment, Ticket, TicketState
 from models.tickets import attachments_of
 from models.workflow import timeline
 from web import texts
+from web.uploads import RESULT_LABEL
 
 TIME_FORMAT = "%Y-%m-%d %H:%M"
 
@@ -77,6 +78,7 @@ class TicketPage:
     result: str | None
     merged_into: int | None
     photos: list[MediaItem] = field(default_factory=list)
+    result_photos: list[MediaItem] = field(default_factory=list)  # the fix, uploaded by its handler
     voices: list[MediaItem] = field(default_factory=list)
     others: list[str] = field(default_factory=list)
     places: list[PlaceItem] = field(default_factory=list)
@@ -144,7 +146,9 @@ def ticket_page(
         merged_into=ticket.duplicate_of_id,
     )
     for item in attachments_of(session, ticket.id):
-        if item.kind == "image":
+        if item.kind == "image" and item.label == RESULT_LABEL:
+            page.result_photos.append(_media(item, True))
+        elif item.kind == "image":
             page.photos.append(_media(item, item.channel in downloads_channels))
         elif item.kind == "voice":
             page.voices.append(_media(item, item.channel in downloads_channels))
