@@ -146,6 +146,12 @@ def desktop_page(browser: Any) -> Iterator[Any]:
     yield from _page(browser, DESKTOP)
 
 
+def submit(page: Any, selector: str = "button[type=submit]") -> None:
+    """Click a form's button and wait for the page it leads to (never read the old one)."""
+    with page.expect_navigation():
+        page.click(selector)
+
+
 def shoot(page: Any, name: str) -> Path:
     """A full-page screenshot for people to look at: instance/screenshots/<name>.png."""
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)

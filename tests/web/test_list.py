@@ -15,7 +15,7 @@ from models.db import unit_of_work
 from models.ticket import Ticket
 from tests.builders import say
 from tests.town import SmallTown, build_small_town
-from tests.web.conftest import LiveServer, shoot
+from tests.web.conftest import LiveServer, shoot, submit
 from web.links import sign_in_url
 
 
@@ -58,10 +58,10 @@ def test_a_dispatcher_filters_the_list(
     shoot(page, "list-dispatcher-desktop")
 
     page.select_option("select[name=village]", label="李家村")
-    page.click("button[type=submit]")
+    submit(page)
     assert numbers(page) == {ditch.id, road.id}
     page.check("input[name=overdue]")
-    page.click("button[type=submit]")
+    submit(page)
     assert numbers(page) == {ditch.id}
     shoot(page, "list-filtered-desktop")
 

@@ -16,7 +16,7 @@ from models.outbox import OutboxMessage
 from models.ticket import Ticket
 from tests.builders import say, send_xml
 from tests.town import SmallTown, build_small_town
-from tests.web.conftest import LiveServer, shoot
+from tests.web.conftest import LiveServer, shoot, submit
 from web.links import sign_in_url
 
 CODE = re.compile(r"验证码：(\d{6})")
@@ -35,14 +35,14 @@ def test_a_dispatcher_signs_in_with_the_code_from_wechat(
     assert page.url.startswith(live.url + "/login")
     shoot(page, "login-desktop")
     page.fill("#phone", town.people["dispatcher"].phone)
-    page.click("button[type=submit]")
+    submit(page)
     assert "/login/code" in page.url
     shoot(page, "code-desktop")
     with Session(engine) as session:
         (message,) = session.exec(select(OutboxMessage).where(OutboxMessage.kind == "sign_in_code"))
     assert message.person_id == town.people["dispatcher"].id
     page.fill("#code", CODE.search(message.text).group(1))  # type: ignore[union-attr]
-    page.click("button[type=submit]")
+    submit(page)
     assert page.url == live.url + "/"
     assert "赵调度（调度员）" in page.locator("header").inner_text()
     shoot(page, "list-desktop")
@@ -57,7 +57,7 @@ def test_a_form_without_its_token_is_refused_in_the_browser(
     page.evaluate("document.querySelector('input[name=csrf_token]').remove()")
     page.fill("#phone", town.people["dispatcher"].phone)
     with page.expect_response(lambda r: r.request.method == "POST") as posted:
-        page.click("button[type=submit]")
+        submit(page)
     assert posted.value.status == 400
     assert "表单已失效" in page.locator("main").inner_text()
     shoot(page, "csrf-refused-phone")
