@@ -7,13 +7,14 @@ import hmac
 import secrets
 from datetime import datetime, timedelta
 
-from sqlmodel import Field, Session, SQLModel, col, select
+from sqlmodel import Field, Session, SQLModel, col, func, select
 
 from models.base import utc_column
 
 CODE_DIGITS = 6
 CODE_LIFETIME = timedelta(minutes=10)
 MAX_TRIES = 5  # wrong codes typed against one issued code before it is spent
+MAX_CODES_PER_HOUR = 5  # codes one person is sent in an hour: no flooding their WeChat
 
 
 class SignInCode(SQLModel, table=True):
@@ -34,8 +35,17 @@ def _digest(secret: str, code: str) -> str:
     return hmac.new(secret.encode(), code.encode(), hashlib.sha256).hexdigest()
 
 
-def issue_code(session: Session, person_id: int, secret: str, now: datetime) -> str:
-    """A fresh code for the person; earlier unused codes of theirs stop working."""
+def issue_code(session: Session, person_id: int, secret: str, now: datetime) -> str | None:
+    """A fresh code for the person (earlier unused ones stop working); None past the limit."""
+    recent = session.exec(
+        select(func.count())
+        .select_from(SignInCode)
+        .where(
+            SignInCode.person_id == person_id, col(SignInCode.created_at) > now - timedelta(hours=1)
+        )
+    ).one()
+    if recent >= MAX_CODES_PER_HOUR:
+        return None
     for old in session.exec(
         select(SignInCode).where(
             SignInCode.person_id == person_id, col(SignInCode.used_at).is_(None)

@@ -75,9 +75,10 @@ def login() -> Any:
     config = settings()
     with unit_of_work(engine()) as db:
         person = _handler_with_phone(db, phone) if phone.isdigit() else None
-        if person is not None:
-            assert person.id is not None
-            code = issue_code(db, person.id, web_secret(config), now())
+        code = (
+            issue_code(db, person.id, web_secret(config), now()) if person and person.id else None
+        )
+        if person is not None and code is not None:
             enqueue(
                 db,
                 person_id=person.id,
@@ -85,10 +86,9 @@ def login() -> Any:
                 text=texts.CODE_MESSAGE.format(code=code),
                 now=now(),
             )
-            session[PENDING_KEY] = person.id
-        else:
-            # The same answer either way: the page must not tell who is on the roster.
-            session[PENDING_KEY] = 0
+    # The same answer either way, and only what was typed in the cookie: the page must not
+    # tell who is on the roster.
+    session[PENDING_KEY] = phone
     return redirect(f"/login/code?next={quote(target, safe='/')}")
 
 
@@ -98,17 +98,16 @@ def login_code() -> Any:
     target = safe_target(request.args.get("next"))
     if request.method == "GET":
         return render_template("code.html", target=target, wrong=False)
-    pending = session.get(PENDING_KEY)
+    phone = session.get(PENDING_KEY)
     code = (request.form.get("code") or "").strip()
     config = settings()
     with unit_of_work(engine()) as db:
-        ok = (
-            isinstance(pending, int)
-            and pending > 0
-            and redeem_code(db, pending, code, web_secret(config), now())
-        )
-        person = db.get(Person, pending) if ok and isinstance(pending, int) else None
-        if person is not None and person.active:
+        person = _handler_with_phone(db, phone) if isinstance(phone, str) and phone else None
+        if (
+            person is not None
+            and person.id is not None
+            and redeem_code(db, person.id, code, web_secret(config), now())
+        ):
             sign_in(person)
             return redirect(target)
     return render_template("code.html", target=target, wrong=True), 400

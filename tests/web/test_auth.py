@@ -22,7 +22,7 @@ from bot.app import create_app
 from config.settings import Settings
 from models.base import utcnow
 from models.outbox import OutboxMessage
-from models.signin import MAX_TRIES, SignInCode
+from models.signin import MAX_CODES_PER_HOUR, MAX_TRIES, SignInCode
 from tests.town import SmallTown, build_small_town
 from web.links import sign_in_token, sign_in_url
 
@@ -320,3 +320,25 @@ def test_sign_in_never_sends_people_to_another_site(
     assert web.get(f"/l/{token}").status_code == 403
     page = web.get("/login?next=//evil.example/").get_data(as_text=True)
     assert "evil" not in page
+
+
+def test_at_most_five_codes_an_hour_reach_a_wechat(
+    web: FlaskClient, engine: Engine, town: SmallTown
+) -> None:
+    dispatcher = town.people["dispatcher"]
+    token = form_token(web, "/login")
+    for _ in range(MAX_CODES_PER_HOUR + 2):
+        response = web.post("/login", data={"phone": dispatcher.phone, "csrf_token": token})
+        assert response.status_code == 302  # the page looks the same either way
+    codes = codes_sent(engine, dispatcher.id)
+    assert len(codes) == MAX_CODES_PER_HOUR
+    # Only the latest code works.
+    if codes[0] != codes[-1]:
+        assert (
+            web.post("/login/code", data={"code": codes[0], "csrf_token": token}).status_code == 400
+        )
+    assert web.post("/login/code", data={"code": codes[-1], "csrf_token": token}).status_code == 302
+    fresh = web.application.test_client()
+    fresh_token = form_token(fresh, "/login")
+    fresh.post("/login", data={"phone": dispatcher.phone, "csrf_token": fresh_token})
+    assert len(codes_sent(engine, dispatcher.id)) == MAX_CODES_PER_HOUR  # still no sixth
