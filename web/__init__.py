@@ -17,7 +17,7 @@ from werkzeug.exceptions import HTTPException
 from config.settings import Settings
 from models.person import ROLE_NAMES, Role, roles_of
 from web import texts
-from web.identity import CSRF_FIELD, csrf_token
+from web.identity import CSRF_FIELD, close_request_session, csrf_token
 from web.links import WebSecretMissing, web_secret
 
 log = logging.getLogger(__name__)
@@ -53,6 +53,8 @@ def init_web(app: Flask, settings: Settings, clock: Callable[[], datetime]) -> N
     app.jinja_env.globals.update(T=texts, csrf_token=csrf_token, CSRF_FIELD=CSRF_FIELD)
     for blueprint in (auth_blueprint, pages_blueprint, figures_blueprint):
         app.register_blueprint(blueprint)
+
+    app.teardown_request(close_request_session)
 
     @app.context_processor
     def signed_in_person() -> dict[str, Any]:

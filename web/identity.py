@@ -5,6 +5,7 @@ from __future__ import annotations
 import hmac
 import secrets
 from collections.abc import Callable
+from contextlib import ExitStack
 from datetime import datetime
 from functools import wraps
 from typing import Any, TypeVar
@@ -110,14 +111,32 @@ def signed_in(view: F) -> F:
 
     @wraps(view)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
-        with read_session(engine()) as db:
-            person = current_person(db)
-            if person is None:
-                return redirect(sign_in_page(request.full_path.rstrip("?")))
-            g.person, g.db = person, db
-            return view(*args, **kwargs)
+        db = request_session()
+        person = current_person(db)
+        if person is None:
+            return redirect(sign_in_page(request.full_path.rstrip("?")))
+        g.person = person
+        return view(*args, **kwargs)
 
     return wrapper  # type: ignore[return-value]
+
+
+def request_session() -> Session:
+    """The request's read-only session, `g.db`, open until the request ends (error pages too)."""
+    if "db" not in g:
+        stack = ExitStack()
+        g.db_stack = stack
+        g.db = stack.enter_context(read_session(engine()))
+    db: Session = g.db
+    return db
+
+
+def close_request_session(_error: BaseException | None = None) -> None:
+    """Give the request's connection back (registered with `teardown_request`)."""
+    stack = g.pop("db_stack", None)
+    g.pop("db", None)
+    if stack is not None:
+        stack.close()
 
 
 def forbid() -> None:
