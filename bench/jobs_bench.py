@@ -234,7 +234,8 @@ def tickets(roster: dict[str, Any], count: int, seed_value: int) -> list[list[An
     from config.calendar import load_calendar
     from config.settings import get_settings
     from config.sla import load_sla
-    from models.deadlines import deadlines_for
+    from models.deadlines import deadlines_for, next_alert_at
+    from models.ticket import Ticket
 
     rng = random.Random(seed_value)
     sla = load_sla(get_settings().sla_file)
@@ -244,6 +245,7 @@ def tickets(roster: dict[str, Any], count: int, seed_value: int) -> list[list[An
     levels = {c: level for c, _, level in CATEGORIES}
     now = MONDAY.astimezone(UTC)
     cache: dict[tuple[bool, str, datetime], tuple[datetime, datetime]] = {}
+    looks: dict[tuple[bool, str, datetime, str], datetime | None] = {}
     rows = []
     for ticket_id in range(1, count + 1):
         group, village, path, number = rng.choice(roster["groups"])
@@ -270,6 +272,23 @@ def tickets(roster: dict[str, Any], count: int, seed_value: int) -> list[list[An
         state = "assigned" if waiting else rng.choice(("accepted", "accepted", "in_progress"))
         accepted = None if waiting else min(assigned + timedelta(minutes=rng.uniform(2, 90)), now)
         phrase = rng.choice(PHRASES)
+        # As the sweep leaves it: the moment of the ticket's first step not yet due.
+        look = (urgent, category, assigned, state)
+        if look not in looks:
+            held = Ticket(
+                state=state,
+                channel="wechat",
+                sender="",
+                category=category,
+                urgent=urgent,
+                assignee_id=assignee,
+                created_at=created,
+                assigned_at=assigned,
+                ack_due_at=ack_due,
+                resolve_due_at=resolve_due,
+                updated_at=assigned,
+            )
+            looks[look] = next_alert_at(held, {}, sla=sla, calendar=calendar)
         row: dict[str, Any] = dict.fromkeys(TICKET_COLUMNS)
         row.update(
             id=ticket_id,
@@ -296,6 +315,7 @@ def tickets(roster: dict[str, Any], count: int, seed_value: int) -> list[list[An
             accepted_at=accepted,
             ack_due_at=ack_due,
             resolve_due_at=resolve_due,
+            next_alert_at=looks[look],
             updated_at=accepted or assigned,
         )
         rows.append([row[c] for c in TICKET_COLUMNS])

@@ -9,10 +9,9 @@ processes), and prints req/s, p50 and p99 of both and their ratio. Last, one in-
 the SQL statements and CPU time of one report (a before_cursor_execute counter and
 time.process_time), beside the CPU time of the bare endpoint.
 
-On PostgreSQL there is no multi-process web command yet: each web process here does what `serve`
-does for the web (create_app on the configured database, waitress with THREADS threads) on one
-port shared through SO_REUSEPORT, the kernel spreading connections over them; one
-`grievance-bot worker` beside them delivers the outbox and runs the jobs.
+On PostgreSQL the web runs as in production: gunicorn with PROCESSES worker processes of THREADS
+threads each (`bot.wsgi:app`), one `grievance-bot worker` beside them delivering the outbox and
+running the jobs; the bare app runs under the same gunicorn settings.
 
     .venv/bin/python bench/load_bench.py [--duration 20] [--connections 16] [--threads 16]
         [--processes 1,4] [--pg postgresql://postgres@127.0.0.1:5432/test_f_load] [--no-pg]
@@ -47,8 +46,8 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bot.phone import Phone, message_xml, text_fields  # noqa: E402
-from bot.scenario import ASKS, OPENERS, PROBLEMS, SINCE, chinese_numeral  # noqa: E402
 from config.settings import Settings  # noqa: E402
+from demo.phrasebook import ASKS, OPENERS, PROBLEMS, SINCE, chinese_numeral  # noqa: E402
 
 # wrk replays the lines of a file "path?query<TAB>body", each thread its own share of them.
 WRK_SCRIPT = r"""
@@ -138,17 +137,11 @@ def reuseport_socket(port: int) -> socket.socket:
     return sock
 
 
-def serve_child(kind: str, port: int, threads: int) -> None:
-    """One web process (the bot's app or the bare one) on a SO_REUSEPORT socket."""
+def serve_child(port: int, threads: int) -> None:
+    """The bare app on waitress, beside `serve` on SQLite."""
     from waitress import serve
 
-    if kind == "bare":
-        app = bare_app()
-    else:
-        from bot.app import create_app
-        from config.settings import get_settings
-
-        app = create_app(get_settings().with_development_credentials())
+    app = bare_app()
     sock = reuseport_socket(port)
     ready = os.environ.get("BENCH_READY_DIR")
     if ready:  # built (parser warmed up) and listening
@@ -181,7 +174,8 @@ def servers(commands: list[list[str]], env: dict[str, str], url: str, log: Path)
             if time.time() > deadline:
                 raise SystemExit("server did not start within 60 s")
             time.sleep(0.1)
-        time.sleep(0.5)
+        # gunicorn's other worker processes may still be building their apps.
+        time.sleep(3 if any("gunicorn" in cmd[0] for cmd in commands) else 0.5)
         yield
     finally:
         for p in procs:
@@ -464,10 +458,10 @@ def main() -> None:
     parser.add_argument("--reports", type=int, default=300, help="in-process reports timed")
     parser.add_argument("--profile", action="store_true", help="cProfile the in-process run")
     parser.add_argument("--seed", type=int, default=14)
-    parser.add_argument("--serve-child", choices=["bot", "bare"], help=argparse.SUPPRESS)
+    parser.add_argument("--serve-child", choices=["bare"], help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.serve_child:
-        serve_child(args.serve_child, args.port, args.threads)
+        serve_child(args.port, args.threads)
         return
 
     wrk = ensure_wrk()
@@ -520,12 +514,17 @@ def main() -> None:
                 subprocess.run(
                     [py, "-m", "bot.cli", *step], env=env, check=True, stdout=subprocess.DEVNULL
                 )
-            child = ["--port", str(port), "--threads", str(args.threads)]
-            bot = [[*me, "--serve-child", "bot", *child] for _ in range(count)]
-            bot.append([py, "-m", "bot.cli", "worker"])
-            bare = [[*me, "--serve-child", "bare", *child] for _ in range(count)]
+            gunicorn = [
+                str(Path(py).parent / "gunicorn"),
+                *("--workers", str(count), "--threads", str(args.threads)),
+                *("--worker-class", "gthread", "--bind", f"127.0.0.1:{port}"),
+                *("--chdir", str(ROOT / "bench"), "--pythonpath", str(ROOT)),
+            ]
+            bot = [[*gunicorn, "bot.wsgi:app"], [py, "-m", "bot.cli", "worker"]]
+            bare = [[*gunicorn, "load_bench:bare_app()"]]
             measure(
-                f"PostgreSQL, {count} web process(es) + 1 worker, {args.connections} connections",
+                f"PostgreSQL, gunicorn {count} process(es) + 1 worker, "
+                f"{args.connections} connections",
                 wrk,
                 args,
                 workdir,

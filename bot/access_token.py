@@ -29,7 +29,7 @@ from wechatpy import WeChatClient
 from wechatpy.enterprise.client.api import WeChatMedia as WecomMediaAPI
 from wechatpy.exceptions import WeChatClientException
 
-from config.settings import Settings
+from config.settings import Settings, require_extra
 from models.base import utcnow
 from models.db import read_session, unit_of_work
 from models.outbox import AccessToken
@@ -123,7 +123,8 @@ class RedisTokenStore(TokenStore):
     """Tokens in Redis under `grievance:token:<app>`, refreshed under a Redis lock."""
 
     def __init__(self, url: str, prefix: str = "grievance") -> None:
-        import redis  # only needed when Redis is configured
+        require_extra("redis", "redis", "GRIEVANCE_REDIS_URL")
+        import redis  # the `redis` extra, only needed when Redis is configured
 
         self.redis = redis.Redis.from_url(url, socket_timeout=HTTP_TIMEOUT_SECONDS)
         self.prefix = prefix

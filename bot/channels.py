@@ -33,6 +33,7 @@ from sqlalchemy import Engine, func
 from sqlmodel import col, select
 from wechatpy.exceptions import WeChatClientException
 
+from bot import texts
 from bot.access_token import (
     HTTP_TIMEOUT_SECONDS,
     TOKEN_ERRORS,
@@ -62,14 +63,14 @@ WINDOW_CLOSED_ERRORS = frozenset({45015, 45047})  # reply time limit exceeded / 
 PERMANENT_ERRORS: dict[int, str] = {
     40003: "invalid openid",
     40037: "invalid template id",
-    43004: "recipient does not follow the 公众号",
-    43019: "recipient has blocked the 公众号",
+    43004: f"recipient does not follow the {texts.OFFICIAL_ACCOUNT}",
+    43019: f"recipient has blocked the {texts.OFFICIAL_ACCOUNT}",
     44004: "empty message",
     45002: "message too long",
     47001: "malformed request data",
     48001: "API not authorised for this account",
-    60111: "userid not found in 企业微信",
-    81013: "no valid recipient in 企业微信",
+    60111: f"userid not found in {texts.WECOM}",
+    81013: f"no valid recipient in {texts.WECOM}",
 }
 # Errors that say the API itself is unavailable for now: stop calling it for this batch.
 UNAVAILABLE_ERRORS = frozenset({-1, 45009, 45011})  # system busy, API frequency limits
@@ -271,7 +272,7 @@ class ConsoleChannel:
         sending: Sending | None = None,
     ) -> SendResult:
         """Log the message as it would be sent (no `sending` mark: nothing leaves the machine)."""
-        via = "企业微信" if person.wecom_userid else "公众号"
+        via = texts.WECOM if person.wecom_userid else texts.OFFICIAL_ACCOUNT
         if self.echo is not None:
             self.echo(f"—— to {person.name} via {via} [{message.kind}] ——\n{message.text}")
         log.info(
@@ -483,7 +484,10 @@ def channel_for(person: Person | None, channels: Channels) -> Channel | str:
         return channels.wecom
     if person.wechat_openid and channels.wechat is not None:
         return channels.wechat
-    return "no configured channel reaches this person (企业微信 / 公众号 Secret not set)"
+    return (
+        "no configured channel reaches this person "
+        f"({texts.WECOM} / {texts.OFFICIAL_ACCOUNT} Secret not set)"
+    )
 
 
 def build_channels(

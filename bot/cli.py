@@ -7,17 +7,19 @@ import logging
 import signal
 import sys
 import threading
+from typing import Any
 
 import click
 import requests
 
+from bot import texts as bot_texts
 from bot.cli_admin import admin
 from bot.cli_jobs import jobs
 from bot.cli_outbox import outbox, spool
 from bot.cli_outbox import worker as worker_command
 from bot.cli_parse import parse
 from bot.cli_report import report
-from bot.cli_roster import demo, describe, roster, seed_demo_if_empty
+from bot.cli_roster import roster
 from bot.cli_support import open_database
 from bot.cli_tickets import ticket
 from bot.ingest import start_ingest
@@ -25,7 +27,8 @@ from bot.phone import Phone, message_xml, reply_text, text_fields
 from bot.scheduler import start_scheduler
 from bot.worker import build_worker, run_worker
 from config.office import load_office
-from config.settings import ProductionConfigError, Settings, get_settings
+from config.settings import MissingExtra, ProductionConfigError, Settings, get_settings
+from demo.cli import demo, describe, seed_demo_if_empty
 from handlers import texts
 from models.db import make_engine
 from models.migrate import upgrade
@@ -50,7 +53,17 @@ def _settings_for_run() -> Settings:
     return settings.with_development_credentials()
 
 
-@click.group()
+class _Commands(click.Group):
+    """The command group; a setting whose optional package is missing ends as one clear line."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except MissingExtra as exc:
+            raise click.ClickException(str(exc)) from exc
+
+
+@click.group(cls=_Commands)
 def main() -> None:
     """grievance-bot: 邻长's WeChat messages to tracked grievance tickets."""
 
@@ -167,7 +180,11 @@ def db_upgrade() -> None:
 @main.command()
 @click.option("--as", "sender", required=True, help="The openid (or WeCom userid) to send as.")
 @click.option(
-    "--wecom", is_flag=True, help="Send through the 企业微信 callback instead of the 公众号."
+    "--wecom",
+    is_flag=True,
+    help=(
+        f"Send through the {bot_texts.WECOM} callback instead of the {bot_texts.OFFICIAL_ACCOUNT}."
+    ),
 )
 @click.option(
     "--url", default="http://127.0.0.1:8000", show_default=True, help="The running server."

@@ -9,6 +9,7 @@ from typing import Any
 import click
 from sqlmodel import Session, col, select
 
+from bot import texts as bot_texts
 from bot.cli_support import open_database
 from config.calendar import TIMEZONE
 from config.office import load_office
@@ -169,7 +170,9 @@ def show_lines(record: dict[str, Any]) -> list[str]:
     assignee = texts.SHOW_PERSON.format(**record["assignee"]) if record["assignee"] else "—"
     urgency = texts.LEDGER_URGENCY[bool(record["urgent"])]
     lines = [
-        f"#{record['id']}【{record['category_name']}】{record['place']}",
+        bot_texts.SHOW_HEADLINE.format(
+            id=record["id"], category=record["category_name"], place=record["place"]
+        ),
         texts.SHOW_STATE.format(state=record["state_name"], urgency=urgency),
         record["text"] or record["summary"],
         texts.SHOW_PEOPLE.format(

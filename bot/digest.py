@@ -12,9 +12,10 @@ from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import UTC, datetime, time, timedelta
 
-from sqlalchemy import Engine, func
+from sqlalchemy import Engine, insert
 from sqlmodel import Session, col, select
 
+from bot import texts as cli_texts
 from config.calendar import TIMEZONE
 from config.office import OfficeConfig
 from config.settings import Settings
@@ -23,17 +24,28 @@ from handlers.assignment import category_name, place_label
 from handlers.router import Context
 from handlers.views import local_due
 from models.db import read_session, unit_of_work
-from models.figures import Figures, compute_figures, format_percent
-from models.outbox import enqueue
-from models.person import Person, PersonRole, Role
+from models.figures import Figures, compute_counts, format_percent
+from models.outbox import OutboxMessage, keys_with_prefix, outbox_row
+from models.person import Person, Role
 from models.place import Place
-from models.ticket import OPEN_STATES, Ticket
+from models.ticket import Ticket
 from models.tickets import open_tickets_of
+from models.workload import (
+    OpenByPlace,
+    busiest_categories,
+    busiest_villages,
+    first_open_tickets,
+    open_count,
+    open_counts,
+    overdue_in,
+    people_with_roles,
+)
 
 # WeChat text messages hold 2048 bytes; about 600 Chinese characters leave room to spare.
 MAX_MESSAGE_CHARS = 600
+# A cadre's digest lists this many of their open tickets, then "and N more".
+CADRE_LINES = 15
 EPOCH = datetime(2000, 1, 1, tzinfo=UTC)
-OPEN = [state.value for state in OPEN_STATES]
 
 
 @dataclass
@@ -89,43 +101,53 @@ class Digest:
     key: str  # unique for the person and the week
 
 
-def _enqueue(session: Session, digest: Digest, now: datetime) -> int:
+def _rows(digest: Digest, now: datetime) -> list[dict[str, object]]:
+    """The outbox rows of one digest: one per part, numbered when it takes several."""
     parts = split_message(digest.text)
-    written = 0
-    for index, part in enumerate(parts, start=1):
-        numbered = f"({index}/{len(parts)})\n{part}" if len(parts) > 1 else part
-        sent = enqueue(
-            session,
+    return [
+        outbox_row(
             person_id=digest.person_id,
             kind="digest",
-            text=numbered,
+            text=f"({index}/{len(parts)})\n{part}" if len(parts) > 1 else part,
             now=now,
             dedup_key=f"digest:{digest.key}:{index}",
         )
-        written += 1 if sent is not None else 0
-    return written
+        for index, part in enumerate(parts, start=1)
+    ]
 
 
-def cadre_digest(ctx: Context, person: Person) -> str | None:
-    """A cadre's open tickets, overdue first; None when they have none."""
+def _enqueue_all(session: Session, digests: list[Digest], week: str, now: datetime) -> int:
+    """Write the digests' messages in one statement; those whose key is in the outbox already
+    (another worker got there first) are left out. Returns how many were written."""
+    present = keys_with_prefix(session, f"digest:{week}:")
+    rows = [row for digest in digests for row in _rows(digest, now)]
+    rows = [row for row in rows if row["dedup_key"] not in present]
+    if rows:
+        session.execute(insert(OutboxMessage), rows)
+    return len(rows)
+
+
+def cadre_digest(
+    ctx: Context,
+    person: Person,
+    counts: tuple[int, int] | None = None,
+    tickets: list[Ticket] | None = None,
+) -> str | None:
+    """A cadre's open tickets, overdue first; None when they have none.
+
+    `counts` (open, overdue) and `tickets` (the first 15) come from the weekly run's batched
+    queries; alone, the digest reads them itself.
+    """
     assert person.id is not None
-    total = ctx.session.exec(
-        select(func.count())
-        .select_from(Ticket)
-        .where(Ticket.assignee_id == person.id, col(Ticket.state).in_(OPEN))
-    ).one()
+    if counts is None:
+        counts = (open_count(ctx.session, person.id), 0)
+        if counts[0]:
+            counts = (counts[0], open_count(ctx.session, person.id, overdue_at=ctx.now))
+    total, overdue = counts
     if not total:
         return None
-    tickets = open_tickets_of(ctx.session, person.id, ctx.now, limit=15)
-    overdue = ctx.session.exec(
-        select(func.count())
-        .select_from(Ticket)
-        .where(
-            Ticket.assignee_id == person.id,
-            col(Ticket.state).in_(OPEN),
-            col(Ticket.resolve_due_at) < ctx.now,
-        )
-    ).one()
+    if tickets is None:
+        tickets = open_tickets_of(ctx.session, person.id, ctx.now, limit=CADRE_LINES)
     lines = [texts.DIGEST_CADRE_HEADER.format(name=person.name, count=total, overdue=overdue)]
     for ticket in tickets:
         late = (
@@ -161,33 +183,25 @@ def _figures_line(label: str, figures: Figures) -> str:
 
 def overseer_digest(ctx: Context, person: Person, place: Place) -> str:
     """A dispatcher's or leader's view of their part of the tree."""
+    header = texts.DIGEST_OVERSEER_HEADER.format(name=person.name, place=place.name)
+    return "\n".join([header, *_place_lines(ctx, place)])
+
+
+def _place_lines(ctx: Context, place: Place, open_work: OpenByPlace | None = None) -> list[str]:
+    """The lines of an overseer's digest after the greeting: the same for everyone at `place`.
+
+    `open_work`, the open tickets counted once for the whole run, gives the busiest villages and
+    categories of any place at or above a village without a query of its own.
+    """
     session = ctx.session
     week_start, week_end = last_week(ctx.now)
-    config = ctx.office.figures
-    this_week = compute_figures(
-        session, start=week_start, end=week_end, as_of=ctx.now, place=place, config=config
-    )
-    overall = compute_figures(
-        session, start=EPOCH, end=ctx.now, as_of=ctx.now, place=place, config=config
-    )
-    in_place = col(Ticket.place_path).startswith(place.path)
+    this_week = compute_counts(session, start=week_start, end=week_end, as_of=ctx.now, place=place)
+    overall = compute_counts(session, start=EPOCH, end=ctx.now, as_of=ctx.now, place=place)
     lines = [
-        texts.DIGEST_OVERSEER_HEADER.format(name=person.name, place=place.name),
         _figures_line(texts.DIGEST_THIS_WEEK, this_week),
         _figures_line(texts.DIGEST_CUMULATIVE, overall),
     ]
-    late_stmt = (
-        select(Ticket, Person)
-        .join(Person, col(Person.id) == Ticket.assignee_id, isouter=True)
-        .where(in_place, col(Ticket.state).in_(OPEN), col(Ticket.resolve_due_at) < ctx.now)
-        .order_by(col(Ticket.resolve_due_at))
-    )
-    late = list(session.exec(late_stmt.limit(10)))
-    late_total = session.exec(
-        select(func.count())
-        .select_from(Ticket)
-        .where(in_place, col(Ticket.state).in_(OPEN), col(Ticket.resolve_due_at) < ctx.now)
-    ).one()
+    late, late_total = overdue_in(session, place, ctx.now, limit=10)
     lines.append(texts.DIGEST_OVERDUE_HEADER.format(count=late_total))
     for ticket, assignee in late:
         lines.append(
@@ -198,68 +212,76 @@ def overseer_digest(ctx: Context, person: Person, place: Place) -> str:
                 due=local_due(ticket.resolve_due_at),
             )
         )
-    by_village = session.exec(
-        select(Place.name, func.count())
-        .select_from(Ticket)
-        .join(Place, col(Place.id) == Ticket.village_id)
-        .where(in_place, col(Ticket.state).in_(OPEN))
-        .group_by(Place.name)
-        .order_by(func.count().desc(), Place.name)
-        .limit(3)
-    ).all()
-    by_category = session.exec(
-        select(Ticket.category, func.count())
-        .where(in_place, col(Ticket.state).in_(OPEN))
-        .group_by(Ticket.category)
-        .order_by(func.count().desc(), col(Ticket.category))
-        .limit(3)
-    ).all()
+    if open_work is not None and open_work.covers(place):
+        by_village = open_work.busiest_villages(place, limit=3)
+        by_category = open_work.busiest_categories(place, limit=3)
+    else:
+        by_village = busiest_villages(session, place, limit=3)
+        by_category = busiest_categories(session, place, limit=3)
     if by_village:
-        most = "、".join(f"{name}{count}件" for name, count in by_village)
+        most = cli_texts.LIST_JOIN.join(
+            cli_texts.DIGEST_TOP_ITEM.format(name=name, count=count) for name, count in by_village
+        )
         lines.append(texts.DIGEST_TOP_VILLAGES.format(list=most))
     if by_category:
-        most = "、".join(
-            f"{category_name(ctx.office, code)}{count}件" for code, count in by_category
+        most = cli_texts.LIST_JOIN.join(
+            cli_texts.DIGEST_TOP_ITEM.format(name=category_name(ctx.office, code), count=count)
+            for code, count in by_category
         )
         lines.append(texts.DIGEST_TOP_CATEGORIES.format(list=most))
-    return "\n".join(lines)
-
-
-def _people_with_roles(session: Session, roles: set[Role]) -> list[Person]:
-    stmt = (
-        select(Person)
-        .join(PersonRole, col(PersonRole.person_id) == Person.id)
-        .where(col(PersonRole.role).in_([r.value for r in roles]), Person.active == True)  # noqa: E712
-        .distinct()
-        .order_by(col(Person.id))
-    )
-    return list(session.exec(stmt))
+    return lines
 
 
 def weekly_digests(ctx: Context, week: str) -> tuple[list[Digest], DigestCounts]:
-    """Every digest of the week `week` (e.g. "2026-12-07"), built from the tickets."""
+    """Every digest of the week `week` (e.g. "2026-12-07") not yet in the outbox.
+
+    What everyone is owed is read in a few grouped queries (open and overdue counts per
+    assignee, each assignee's first tickets in one windowed query, the people and villages
+    named); a digest already written this week is counted but not built again, and the
+    dispatchers and leaders of one place share one computation of its figures.
+    """
     session = ctx.session
     counts = DigestCounts()
     digests: list[Digest] = []
-    assignees = session.exec(
-        select(Ticket.assignee_id).where(col(Ticket.state).in_(OPEN)).distinct()
-    ).all()
-    for person_id in sorted(i for i in assignees if i is not None):
-        person = session.get(Person, person_id)
-        if person is None or not person.active:
+    written = {key.rpartition(":")[0] for key in keys_with_prefix(session, f"digest:{week}:")}
+    owed = open_counts(session, ctx.now)
+    people = {p.id: p for p in session.exec(select(Person).where(col(Person.id).in_(owed)))}
+    cadres = sorted(i for i in owed if (p := people.get(i)) is not None and p.active)
+    due = [i for i in cadres if f"digest:{week}:{i}" not in written]
+    firsts = first_open_tickets(session, due, ctx.now, CADRE_LINES)
+    villages = _villages_of([t for tickets in firsts.values() for t in tickets], session)
+    for person_id in cadres:
+        counts.cadres += 1
+        if person_id not in firsts:  # written already (or, impossibly, nothing open)
             continue
-        text = cadre_digest(ctx, person)
+        text = cadre_digest(ctx, people[person_id], owed[person_id], firsts[person_id])
         if text is not None:
             digests.append(Digest(person_id, text, f"{week}:{person_id}"))
-            counts.cadres += 1
-    for person in _people_with_roles(session, {Role.dispatcher, Role.leader}):
+    del villages  # held until here so that place labels are read from the session's map
+    by_place: dict[int, list[str]] = {}
+    open_work: OpenByPlace | None = None
+    for person in people_with_roles(session, {Role.dispatcher, Role.leader}):
         place = session.get(Place, person.place_id)
-        if place is None or person.id is None:
+        if place is None or person.id is None or place.id is None:
             continue
-        text = overseer_digest(ctx, person, place)
-        digests.append(Digest(person.id, text, f"{week}:overview:{person.id}"))
         counts.overseers += 1
+        if f"digest:{week}:overview:{person.id}" in written:
+            continue
+        if place.id not in by_place:
+            open_work = open_work or OpenByPlace.read(session)
+            by_place[place.id] = _place_lines(ctx, place, open_work)
+        header = texts.DIGEST_OVERSEER_HEADER.format(name=person.name, place=place.name)
+        text = "\n".join([header, *by_place[place.id]])
+        digests.append(Digest(person.id, text, f"{week}:overview:{person.id}"))
     return digests, counts
+
+
+def _villages_of(tickets: list[Ticket], session: Session) -> list[Place]:
+    """The villages of these tickets, read in one statement and held by the caller."""
+    ids = {t.village_id for t in tickets if t.village_id is not None}
+    if not ids:
+        return []
+    return list(session.exec(select(Place).where(col(Place.id).in_(ids))))
 
 
 def send_weekly_digests(
@@ -281,5 +303,5 @@ def send_weekly_digests(
         context = Context(session=session, settings=settings, now=now, office=office)
         digests, counts = weekly_digests(context, week)
     with (transaction or (lambda: unit_of_work(engine)))() as session:
-        counts.messages = sum(_enqueue(session, digest, now) for digest in digests)
+        counts.messages = _enqueue_all(session, digests, week, now)
     return counts

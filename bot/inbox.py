@@ -27,6 +27,7 @@ from config.calendar import TIMEZONE
 from config.office import OfficeConfig
 from config.settings import Settings
 from handlers import texts
+from handlers.parsers import ParserCache
 from handlers.router import Context, Message, Router
 from models.base import utcnow
 from models.conversation import ConversationState
@@ -267,8 +268,10 @@ class Inbox:
         services: dict[str, Any] | None = None,
         clock: Callable[[], datetime] = utcnow,
         spool: Spool | None = None,
+        parsers: ParserCache | None = None,
     ) -> None:
         self.engine = engine
+        self.parsers = parsers or ParserCache()  # the app's, or this inbox's own (worker, CLI)
         self.settings = settings
         self.router = router
         self.office = office
@@ -352,6 +355,7 @@ class Inbox:
             now=now,
             office=self.office,
             services=self.services,
+            parsers=self.parsers,
         )
         text = self.router.dispatch(message, ctx)
         record.reply = render_reply(text, raw, now) if text else SUCCESS
@@ -491,19 +495,19 @@ class Inbox:
 
 def _local_time(moment: datetime) -> str:
     local = moment.astimezone(TIMEZONE)
-    return f"{local.month}月{local.day}日{local:%H:%M}"
+    return texts.SPOOL_ARRIVED.format(month=local.month, day=local.day, time=f"{local:%H:%M}")
 
 
 def what_was_sent(message: Message | None) -> str:
     """A few words saying which message a late answer belongs to."""
     if message is None:
-        return "消息"
+        return texts.SPOOL_SOME_MESSAGE
     if message.type == "text" and message.content.strip():
         words = " ".join(message.content.split())
         if len(words) > WHAT_MAX_CHARS:
             return words[: WHAT_MAX_CHARS - 1] + "…"
         return words
-    return texts.MEDIA_KINDS.get(message.type, "消息")
+    return texts.MEDIA_KINDS.get(message.type, texts.SPOOL_SOME_MESSAGE)
 
 
 def reply_content(rendered: str | None) -> str | None:

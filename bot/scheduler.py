@@ -38,12 +38,12 @@ from config.sla import SlaConfig, WeeklyTime
 from handlers import intake, texts
 from handlers.router import Context as HandlerContext
 from models.base import utcnow
-from models.db import unit_of_work
+from models.db import read_session, unit_of_work
 from models.followup import FollowupResult, FollowupTexts, rating_followup
 from models.jobs import JobRun, claim_slot, finish_run
 from models.outbox import OutboxMessage
 from models.person import Person
-from models.sla import AlertTexts, SweepResult, sla_sweep
+from models.sla import AlertTexts, SweepResult, plan_sweep
 
 log = logging.getLogger(__name__)
 
@@ -100,6 +100,12 @@ class JobContext:
         if self.transaction is not None:
             return self.transaction()
         return unit_of_work(self.engine)
+
+    def read(self) -> AbstractContextManager[Session]:
+        """A session for reading without SQLite's write lock (a dry run's own transaction)."""
+        if self.transaction is not None:
+            return self.transaction()
+        return read_session(self.engine)
 
 
 JobBody = Callable[[JobContext], str]
@@ -167,13 +173,16 @@ class JobSpec:
 
 
 def run_sla_sweep(ctx: JobContext) -> str:
-    """Reminders, escalations and 督办 due now, in batches of one transaction each."""
+    """Reminders, escalations and 督办 due now, in batches: each is read without the database's
+    writer and then written in one short transaction, so the webhook never waits long."""
     total = SweepResult()
     for _ in range(MAX_BATCHES):
-        with ctx.unit() as session:
-            batch = sla_sweep(
+        with ctx.read() as session:
+            plan = plan_sweep(
                 session, ctx.now, texts=ALERT_TEXTS, sla=ctx.sla, calendar=ctx.calendar
             )
+        with ctx.unit() as session:
+            batch = plan.write(session)
         total.reminded += batch.reminded
         total.escalated += batch.escalated
         total.leader += batch.leader

@@ -10,6 +10,7 @@ from typing import Any
 
 from flask import Blueprint, Response, current_app, request
 
+from bot import texts
 from bot.inbox import SUCCESS, Inbox, mask, parse_wechat_xml
 from bot.wechat_crypto import (
     CallbackCipher,
@@ -77,7 +78,7 @@ def wechat() -> Response:
     """
     settings = _settings()
     if not settings.wechat_token:
-        return _plain("公众号 not configured", 404)
+        return _plain(f"{texts.OFFICIAL_ACCOUNT} not configured", 404)
     args = request.args
     timestamp = args.get("timestamp", "")
     nonce = args.get("nonce", "")
@@ -125,7 +126,7 @@ def wecom() -> Response:
     settings = _settings()
     cipher = wecom_cipher(settings)
     if cipher is None:
-        return _plain("企业微信 not configured", 404)
+        return _plain(f"{texts.WECOM} not configured", 404)
     args = request.args
     timestamp = args.get("timestamp", "")
     nonce = args.get("nonce", "")

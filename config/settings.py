@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 import json
 import secrets
 import string
@@ -17,10 +18,28 @@ PLACEHOLDER_SECRETS = frozenset(
     {"", "changeme", "change-me", "token", "secret", "xxx", "your-token", "placeholder", "test"}
 )
 DEV_CREDENTIALS_FILE = "dev-credentials.json"
+# URL schemes served by psycopg 3, the driver of the `postgres` extra (models/db.py turns a plain
+# postgresql:// into postgresql+psycopg://).
+PSYCOPG_SCHEMES = frozenset({"postgresql", "postgresql+psycopg"})
 
 
 class ProductionConfigError(RuntimeError):
     """Raised when production mode is asked for with missing or placeholder secrets."""
+
+
+class MissingExtra(RuntimeError):
+    """A setting asks for an optional dependency that is not installed; the message says how."""
+
+
+def require_extra(module: str, extra: str, setting: str) -> None:
+    """Import `module` or raise MissingExtra naming the extra that installs it."""
+    try:
+        importlib.import_module(module)
+    except ImportError as exc:
+        raise MissingExtra(
+            f"{setting} needs the {module} package, which is not installed: "
+            f"pip install 'grievance-bot[{extra}]'"
+        ) from exc
 
 
 class Settings(BaseSettings):
@@ -108,8 +127,14 @@ class Settings(BaseSettings):
 
     @property
     def resolved_database_url(self) -> str:
-        """The database URL, defaulting to a SQLite file in the instance folder."""
+        """The database URL, defaulting to a SQLite file in the instance folder.
+
+        A PostgreSQL URL needs the `postgres` extra: MissingExtra says so when it is missing.
+        """
         if self.database_url:
+            scheme = self.database_url.partition("://")[0].lower()
+            if scheme in PSYCOPG_SCHEMES:
+                require_extra("psycopg", "postgres", "GRIEVANCE_DATABASE_URL (PostgreSQL)")
             return self.database_url
         return f"sqlite:///{(self.instance_path / 'grievance.sqlite3').resolve()}"
 

@@ -18,6 +18,7 @@ import cn2an
 import jieba
 
 from config.taxonomy import Taxonomy, load_taxonomy
+from handlers import lexicon
 
 # Long pastes (forwarded articles) carry nothing the first screenful does not; capping keeps the
 # per-message cost bounded.
@@ -30,60 +31,28 @@ LOGISTICS_OVERRIDE = 2.0
 CONFIDENT_SCORE = 3.0
 MAX_GROUP = 20  # the README: no village has more than 20 groups
 
-_CN_NUM_CHARS = "零〇一二两三四五六七八九十百"
-_NUM = rf"(?:[0-9]{{1,3}}|[{_CN_NUM_CHARS}]{{1,4}})"
-_GROUP_NUM = rf"(?:[0-9]{{1,2}}|[{_CN_NUM_CHARS}]{{1,3}})"
-# "第2、3组", "4至6组", "第4、第5村民小组": a list of groups names its first one.
-_GROUP_RE = re.compile(
-    rf"(?<![0-9{_CN_NUM_CHARS}几])(第\s*)?({_GROUP_NUM})\s*"
-    rf"(?:(?:、|,|-|~|—|至|到|和|与|及)\s*(?:第\s*)?{_GROUP_NUM}\s*)*"
-    r"(?:村民)?小?(?:组|队)(?!织)"
-)
-# "五六户" / "二三十户": two neighbouring digits are a range, whose lower bound the README asks for.
-_RANGE_RE = re.compile(r"([一二两三四五六七八九])([一二两三四五六七八九])([十百]?)")
-_HOUSEHOLD_COUNT_RE = re.compile(
-    rf"({_NUM})(几|多|来|余|把)?\s*(户|家)"
-    r"(?!口|籍|头|主|一宅|长|庭|具|电|禽|畜|店|厂|公司|卫生|医院|诊所|超市|银行|企业|单位|饭店|"
-    r"商店|药店|学校|工厂)"
-)
-_VAGUE_BEFORE = set("几好数每各全多")
-# "好几户", "几十户", "全组": the README wants no count at all when the text is vague.
-_VAGUE_COUNT_RE = re.compile(
-    rf"(?<![0-9{_CN_NUM_CHARS}])几[十百]?(?:户|家)|(?:好多|很多|许多|不少|大部分)(?:户|家)|"
-    r"全组|全村|家家户户|各家各户|每家每户"
-)
-_PAST_RE = re.compile(r"上个月|上月|去年|前年|上次|以前|之前|那年|上半年|年前")
-_POSSESSIVE_RE = re.compile(
-    r"(?:我们|他们|她们|咱们|你们|自己|老倌子|堂客|娭毑|奶奶|爷爷|婆婆|公公|邻居|亲戚|师傅|"
-    r"老板|书记|主任|组长|队长|老[^\s人家]|[我你他她俺咱伊自全爹娘爷奶毑婶叔伯姨舅哥嫂姐妹弟侄崽])"
-    r"(?:家|屋里|的屋|的房子|的房屋)(?!长|庭|具|电器|禽|畜|乡|务|属|族|伙)"
-)
-_THIS_HOUSEHOLD_RE = re.compile(r"这家人|那家人|一家人|(?:有|这|那)一?户(?!口|籍)")
-# Words after a village stem that show the stem names the place (not "不得安宁").
-_PLACE_AFTER_RE = re.compile(
-    rf"(?:村|社区|\s*(?:第\s*)?{_NUM}\s*(?:村民)?小?(?:组|队)|那边|这边|那里|这里|那头|那块|"
-    r"一带|方向|的人|那个|那儿|这儿)"
-)
-_ANCHOR_RE = re.compile(
-    rf"(?:村|社区|(?:第\s*)?{_NUM}\s*(?:村民)?小?(?:组|队)|那边|这边|那里|这里|那头|一带)"
-)
-_NOT_VILLAGE_AFTER = ("镇", "片", "乡")
-_INTRO_RE = re.compile(r"我(?:是|们是)[^，。,.!?！？\s]{0,12}$")
-_GAP = r"[^，。,.!?！？\s]{0,4}?"
+_GROUP_RE = re.compile(lexicon.GROUP_PATTERN)
+_RANGE_RE = re.compile(lexicon.RANGE_PATTERN)
+_HOUSEHOLD_COUNT_RE = re.compile(lexicon.HOUSEHOLD_COUNT_PATTERN)
+_VAGUE_BEFORE = set(lexicon.VAGUE_BEFORE)
+_VAGUE_COUNT_RE = re.compile(lexicon.VAGUE_COUNT_PATTERN)
+_PAST_RE = re.compile("|".join(lexicon.PAST_WORDS))
+_POSSESSIVE_RE = re.compile(lexicon.POSSESSIVE_PATTERN)
+_THIS_HOUSEHOLD_RE = re.compile(lexicon.THIS_HOUSEHOLD_PATTERN)
+_PLACE_AFTER_RE = re.compile(lexicon.PLACE_AFTER_PATTERN)
+_ANCHOR_RE = re.compile(lexicon.ANCHOR_PATTERN)
+_INTRO_RE = re.compile(lexicon.INTRO_PATTERN)
+_GAP = lexicon.GAP
 _HAN_RE = re.compile(r"[\u4e00-\u9fff]")
 # Anything that is not a word character or the "…" of a cue ends a clause for urgency cues.
 _CLAUSE_BREAK_RE = re.compile(r"[^\u4e00-\u9fff0-9a-z…]+")
 _SPACE_RE = re.compile(r"\s+")
-_KEEP_SUMMARY_RE = re.compile(r"[^\u4e00-\u9fff0-9A-Za-z，。！？、：；（）,.!?:;()%\-+ ]")
-_LEAD_FILLER_RE = re.compile(
-    r"^(?:喂+|你好|您好|书记|主任|领导|那个|就是|我想|我要|我跟你|跟你|向你|给你|"
-    r"(?:反映|讲|说|问)一?下?(?:一个|个)?(?:事情|事|问题|情况)?|啊|呀|哦|噢|嗯|"
-    r"我是[^，。,\s]{0,12}?(?:邻长|组长)的?|[，,。.\s!！])+"
-)
-# NFKC turns Chinese punctuation into ASCII; the summary is shown to people, so turn it back.
-_FULL_WIDTH_PUNCT = str.maketrans({",": "，", "!": "！", "?": "？", ";": "；", ":": "："})
+_KEEP_SUMMARY_RE = re.compile(lexicon.SUMMARY_KEEP_PATTERN)
+_LEAD_FILLER_RE = re.compile(lexicon.LEAD_FILLER_PATTERN)
+_FULL_WIDTH_PUNCT = str.maketrans(lexicon.FULL_WIDTH_PUNCT)
+_PUNCT_RUN_RE = re.compile(lexicon.PUNCT_RUN_PATTERN)
 _LATIN_OR_DIGIT_RE = re.compile(r"[0-9a-z]")
-_FILLER_CHARS = set("的了啊呀吧呢哦噢嗯喂么们你我他她这那个就都也还是在")
+_FILLER_CHARS = set(lexicon.FILLER_CHARS)
 
 # What a message is, when it is not plainly a grievance: the bot answers each kind its own way.
 GRIEVANCE = "grievance"
@@ -404,7 +373,7 @@ class GrievanceParser:
                 name = self._village_by_word[word]
                 after = norm[match.end() : match.end() + 8]
                 if word != name:
-                    if after.startswith(_NOT_VILLAGE_AFTER):
+                    if after.startswith(lexicon.NOT_VILLAGE_AFTER):
                         continue
                     # Two-character short forms (安宁, 金牛) are ordinary words too: only take
                     # them as a whole token followed by a place word ("安宁3组", "金牛那边").
@@ -417,7 +386,10 @@ class GrievanceParser:
                     taken[j] = True
         for anchor in _ANCHOR_RE.finditer(norm):
             end = anchor.start()
-            strict = anchor.group()[0] in "村社" or anchor.group()[-1] in "组队"
+            strict = (
+                anchor.group()[0] in lexicon.STRICT_ANCHOR_FIRST
+                or anchor.group()[-1] in lexicon.STRICT_ANCHOR_LAST
+            )
             for village in self._villages:
                 size = len(village.stem)
                 start = end - size
@@ -459,7 +431,7 @@ class GrievanceParser:
             if value is None or not 1 <= value <= MAX_GROUP:
                 continue
             # "我是X村5组的邻长" introduces the sender; the problem's group may come later.
-            intro = norm.startswith("的", match.end()) and bool(
+            intro = norm.startswith(lexicon.INTRO_PARTICLE, match.end()) and bool(
                 _INTRO_RE.search(norm[max(0, match.start() - 14) : match.start()])
             )
             found.append((value, intro))
@@ -475,7 +447,7 @@ class GrievanceParser:
         vague = _VAGUE_COUNT_RE.search(masked)
         for match in _HOUSEHOLD_COUNT_RE.finditer(masked):
             before = masked[match.start() - 1] if match.start() > 0 else ""
-            if before in _VAGUE_BEFORE or before == "第":
+            if before in _VAGUE_BEFORE or before == lexicon.ORDINAL:
                 continue
             value = _number(match.group(1))
             if value is None or value <= 0:
@@ -497,7 +469,8 @@ class GrievanceParser:
         """The README's urgency rule: danger, wide or long outage, helpless person, or 急."""
         # Every clause is framed by "。", so that the cue "。快。" means 快 said on its own
         # ("河堤冒水 快", "快!!"), not 飞快 or 快过年了.
-        text = "。" + _CLAUSE_BREAK_RE.sub("。", norm) + "。"
+        mark = lexicon.CLAUSE_MARK
+        text = mark + _CLAUSE_BREAK_RE.sub(mark, norm) + mark
         if self._not_urgent_re is not None:
             text = self._not_urgent_re.sub("", text)
         if _found(self._explicit_re, text):
@@ -535,7 +508,7 @@ class GrievanceParser:
 
 
 def _stem(name: str) -> str:
-    for suffix in ("社区", "村"):
+    for suffix in lexicon.VILLAGE_SUFFIXES:
         if name.endswith(suffix) and len(name) > len(suffix) + 1:
             return name[: -len(suffix)]
     return name
@@ -578,11 +551,11 @@ def _number(text: str) -> int | None:
     """Arabic or Chinese numeral to int; a range like 五六 gives its lower bound."""
     if text.isdigit():
         return int(text)
-    text = text.replace("\u3007", "零")  # circle zero, which cn2an does not read
+    text = text.replace(lexicon.CIRCLE_ZERO, lexicon.ZERO)
     match = _RANGE_RE.fullmatch(text)
     if match:
         first = _number(match.group(1))
-        unit = {"十": 10, "百": 100}.get(match.group(3), 1)
+        unit = lexicon.RANGE_UNITS.get(match.group(3), 1)
         return first * unit if first else None
     try:
         value = cn2an.cn2an(text, "smart")
@@ -603,10 +576,10 @@ def _summary(text: str) -> str:
     cleaned = _KEEP_SUMMARY_RE.sub("", cleaned).translate(_FULL_WIDTH_PUNCT)
     cleaned = _SPACE_RE.sub(" ", cleaned).strip()
     cleaned = _LEAD_FILLER_RE.sub("", cleaned).strip()
-    cleaned = re.sub(r"\s+", "，", cleaned)
-    cleaned = re.sub(r"([，。！？,.!?])[，。！？,.!?]+", r"\1", cleaned)
+    cleaned = _SPACE_RE.sub(lexicon.SUMMARY_JOINER, cleaned)
+    cleaned = _PUNCT_RUN_RE.sub(r"\1", cleaned)
     if len(cleaned) > SUMMARY_CHARS:
-        cleaned = cleaned[: SUMMARY_CHARS - 1].rstrip("，。,. ") + "…"
+        cleaned = cleaned[: SUMMARY_CHARS - 1].rstrip(lexicon.SUMMARY_TRAILING) + "…"
     return cleaned
 
 

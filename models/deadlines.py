@@ -9,13 +9,14 @@ read first.
 
 from __future__ import annotations
 
+from collections.abc import Collection, Mapping
 from datetime import UTC, datetime, time, timedelta
 
 from sqlmodel import Session
 
 from config.calendar import TIMEZONE, WorkCalendar
 from config.sla import Limit, SlaConfig
-from models.ticket import Ticket
+from models.ticket import WATCHED_STATES, Ticket, TicketState
 
 # The office's day. A working-day deadline carries the time of day it was counted from, so a
 # ticket assigned at 05:03 or 21:40 would be due at 05:03 or 21:40, when nobody is at work:
@@ -107,6 +108,8 @@ def set_deadlines(
     )
     ticket.ack_due_at = ack_due_at
     ticket.resolve_due_at = resolve_due_at
+    # Its first step is the earlier reminder; models.ticket clears it if nobody holds the ticket.
+    ticket.next_alert_at = _next_step(ticket, {}, sla, calendar, start=now, waiting_ack=True)
     session.add(ticket)
     session.flush()
     return ack_due_at, resolve_due_at
@@ -127,3 +130,54 @@ def reminder_at(
         used = calendar.working_time_between(start, due) * threshold
         return calendar.add_working_time(start, used)
     return start + (due - start) * threshold
+
+
+def next_alert_at(
+    ticket: Ticket,
+    sent: Mapping[str, Collection[str]],
+    *,
+    sla: SlaConfig,
+    calendar: WorkCalendar,
+    start: datetime | None = None,
+) -> datetime | None:
+    """When the SLA sweep must next look at `ticket`: its earliest step not sent yet.
+
+    `sent` maps "ack" / "resolve" to the steps already sent for the current deadline ("remind",
+    "escalate", "leader"). The 签收 deadline counts only while the ticket waits for 签收; a
+    reminder not sent by the deadline is never sent (the escalation is), and after the 督办 a
+    deadline has nothing left. None when no step is left or nobody holds the ticket.
+    """
+    if ticket.state not in WATCHED_STATES or ticket.assignee_id is None:
+        return None
+    waiting_ack = ticket.state == TicketState.assigned.value
+    return _next_step(ticket, sent, sla, calendar, start=start, waiting_ack=waiting_ack)
+
+
+def _next_step(
+    ticket: Ticket,
+    sent: Mapping[str, Collection[str]],
+    sla: SlaConfig,
+    calendar: WorkCalendar,
+    *,
+    start: datetime | None,
+    waiting_ack: bool,
+) -> datetime | None:
+    limits = sla.limits_for(ticket.urgent, ticket.category)
+    start = start or ticket.assigned_at or ticket.created_at
+    times: list[datetime] = []
+    for deadline, due, limit in (
+        ("ack", ticket.ack_due_at if waiting_ack else None, limits.ack),
+        ("resolve", ticket.resolve_due_at, limits.resolve),
+    ):
+        if due is None:
+            continue
+        done = sent.get(deadline, ())
+        if "leader" in done:
+            continue
+        if "escalate" in done:
+            times.append(due_after(due, sla.leader_after, calendar))
+        elif "remind" in done:
+            times.append(due)
+        else:
+            times.append(reminder_at(start, due, limit, sla.reminder_threshold, calendar))
+    return min(times, default=None)

@@ -8,7 +8,7 @@ from enum import StrEnum
 from typing import Any
 
 from sqlalchemy import Column, Index, Text
-from sqlmodel import Field, Session, SQLModel, select
+from sqlmodel import Field, Session, SQLModel, col, select
 
 from models.base import utc_column
 
@@ -63,6 +63,34 @@ class AccessToken(SQLModel, table=True):
     refreshed_at: datetime | None = Field(default=None, sa_column=utc_column())
 
 
+def outbox_row(
+    *,
+    person_id: int | None,
+    kind: str,
+    text: str,
+    now: datetime,
+    ticket_id: int | None = None,
+    dedup_key: str | None = None,
+    data: dict[str, Any] | None = None,
+    recipient: tuple[str, str] | None = None,
+) -> dict[str, Any]:
+    """The columns of a message due for delivery `now`: for callers that insert many at once."""
+    return {
+        "person_id": person_id,
+        "ticket_id": ticket_id,
+        "kind": kind,
+        "text": text,
+        "data": json.dumps(data or {}, ensure_ascii=False),
+        "dedup_key": dedup_key,
+        "status": OutboxStatus.pending.value,
+        "attempts": 0,
+        "recipient_channel": recipient[0] if recipient else None,
+        "recipient": recipient[1] if recipient else None,
+        "next_attempt_at": now,
+        "created_at": now,
+    }
+
+
 def enqueue(
     session: Session,
     *,
@@ -89,17 +117,26 @@ def enqueue(
         if exists is not None:
             return None
     message = OutboxMessage(
-        person_id=person_id,
-        ticket_id=ticket_id,
-        kind=kind,
-        text=text,
-        data=json.dumps(data or {}, ensure_ascii=False),
-        dedup_key=dedup_key,
-        recipient_channel=recipient[0] if recipient else None,
-        recipient=recipient[1] if recipient else None,
-        next_attempt_at=now,
-        created_at=now,
+        **outbox_row(
+            person_id=person_id,
+            kind=kind,
+            text=text,
+            now=now,
+            ticket_id=ticket_id,
+            dedup_key=dedup_key,
+            data=data,
+            recipient=recipient,
+        )
     )
     session.add(message)
     session.flush()
     return message
+
+
+def keys_with_prefix(session: Session, prefix: str) -> set[str]:
+    """The dedup keys in the outbox that start with `prefix` (one range of the unique index)."""
+    stmt = select(OutboxMessage.dedup_key).where(
+        col(OutboxMessage.dedup_key) >= prefix,
+        col(OutboxMessage.dedup_key) < prefix + "\U0010ffff",
+    )
+    return {key for key in session.exec(stmt) if key is not None}

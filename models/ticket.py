@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 from enum import StrEnum
 
-from sqlalchemy import Column, Index, String, Text, UniqueConstraint, text
-from sqlmodel import Field, SQLModel
+from sqlalchemy import Column, Index, String, Text, UniqueConstraint, event, inspect, text
+from sqlmodel import Field, Session, SQLModel
 
+from models import texts
 from models.base import utc_column
 
 
@@ -25,19 +26,7 @@ class TicketState(StrEnum):
     duplicate = "duplicate"
 
 
-STATE_NAMES: dict[TicketState, str] = {
-    TicketState.draft: "待补充",
-    TicketState.submitted: "已受理",
-    TicketState.assigned: "已派单",
-    TicketState.accepted: "已签收",
-    TicketState.in_progress: "办理中",
-    TicketState.resolved: "已办结",
-    TicketState.closed: "已结案",
-    TicketState.returned: "已退回",
-    TicketState.reopened: "重办",
-    TicketState.invalid: "无效",
-    TicketState.duplicate: "重复",
-}
+STATE_NAMES: dict[TicketState, str] = {state: texts.STATE_NAMES[state] for state in TicketState}
 OPEN_STATES = frozenset(
     {
         TicketState.submitted,
@@ -57,7 +46,7 @@ class Rating(StrEnum):
     unrated = "unrated"  # auto-closed without an answer
 
 
-# The figures' indexes (models/figures.py, bench/report_bench.py), SQLite only: PostgreSQL scans,
+# The figures' indexes (models/figures/, bench/report_bench.py), SQLite only: PostgreSQL scans,
 # hashes and sorts in parallel without them. SQLite groups only in index order and has no
 # percentile, so the report reads one covering index in (village, category, state…) order,
 # one for distinct reporters, and walks resolved tickets in order of the time they took.
@@ -143,7 +132,43 @@ class Ticket(SQLModel, table=True):
     resolve_due_at: datetime | None = Field(default=None, sa_column=utc_column(index=True))
     rating_asked_at: datetime | None = Field(default=None, sa_column=utc_column())
     rating_reminded_at: datetime | None = Field(default=None, sa_column=utc_column())
+    # When the SLA sweep must next look at this ticket (models/sla.py): never later than its next
+    # reminder, escalation or 督办, NULL when it has none left. The sweep reads only due rows.
+    next_alert_at: datetime | None = Field(default=None, sa_column=utc_column(index=True))
     updated_at: datetime = Field(sa_column=utc_column(nullable=False))
+
+
+# "Look at me at the next sweep": a next_alert_at no sweep can be early for.
+RECHECK = datetime(2000, 1, 1, tzinfo=UTC)
+# While someone must 签收 or 办结 a ticket it has deadlines the sweep watches (models/sla.py).
+WATCHED_STATES = frozenset({TicketState.assigned, TicketState.accepted, TicketState.in_progress})
+_ALERT_INPUTS = ("ack_due_at", "resolve_due_at", "assignee_id", "assigned_at")
+
+
+@event.listens_for(Session, "before_flush")
+def _keep_next_alert(session: Session, _context: object, _instances: object) -> None:
+    """Keep `next_alert_at` a safe lower bound whatever code changed a ticket.
+
+    Writers that know the SLA (models/deadlines.py, the sweep) set the exact time; any other
+    change of a deadline, the assignee or into a watched state asks for a look at the next
+    sweep, and a ticket leaving the watched states is no longer looked at.
+    """
+    for obj in (*session.new, *session.dirty):
+        if not isinstance(obj, Ticket):
+            continue
+        state = inspect(obj)
+        if obj.state not in WATCHED_STATES or obj.assignee_id is None:
+            if obj.next_alert_at is not None:
+                obj.next_alert_at = None
+            continue
+        if state.attrs.next_alert_at.history.has_changes():
+            continue
+        entered = state.attrs.state.history.has_changes() and not any(
+            old in WATCHED_STATES for old in state.attrs.state.history.deleted
+        )
+        changed = any(state.attrs[name].history.has_changes() for name in _ALERT_INPUTS)
+        if obj in session.new or entered or changed:
+            obj.next_alert_at = RECHECK
 
 
 class TicketEvent(SQLModel, table=True):

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Start the bot on this machine: embedded SQLite in ./instance, the demo town, development
-# credentials when none are set. Installs what it needs into .venv first.
+# credentials when none are set. Installs what it needs into .venv first: the base package, which
+# is all SQLite needs (a county adds the postgres extra, see the README).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PYTHON=${PYTHON:-python3}

@@ -79,7 +79,9 @@ def test_every_inbound_sample_is_answered(
         response = post(current_client, current, signed)
         elapsed = time.perf_counter() - started
         assert response.status_code == 200, (current.path, response.get_data(as_text=True))
-        assert elapsed < 1.0
+        # WeChat stops waiting after 5 s and retries: every sample is answered well inside it
+        # (the speed itself is measured by bench/, not here, on a machine that may be busy).
+        assert elapsed < 4.0
         assert_accepted(current, signed, response.get_data(as_text=True), sender)
 
 

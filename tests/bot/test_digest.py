@@ -7,16 +7,17 @@ from datetime import UTC, datetime
 
 import pytest
 from flask.testing import FlaskClient
-from sqlalchemy import Engine, func
+from sqlalchemy import Engine, event, func
 from sqlmodel import Session, col, select
 
 from bot.app import create_app
-from bot.digest import split_message
+from bot.digest import send_weekly_digests, split_message
 from bot.phone import Phone
 from bot.scheduler import job_specs, run_job
+from config.office import load_office
 from config.settings import Settings
 from config.sla import load_sla
-from models.demo_town import DemoTown
+from demo.town import DemoTown
 from models.outbox import OutboxMessage
 from models.ticket import OPEN_STATES, Ticket
 from tests.builders import say
@@ -158,3 +159,28 @@ def test_long_digests_are_split_at_line_ends(lines: int) -> None:
     parts = split_message(text, limit=200)
     assert all(len(p) <= 200 for p in parts)
     assert "\n".join(parts) == text
+
+
+def test_a_second_run_of_the_week_builds_nothing_and_reads_no_ticket_row_per_person(
+    demo_town: DemoTown, engine: Engine, client: FlaskClient, phone: Phone, settings: Settings
+) -> None:
+    report_some(demo_town, engine, client, phone)
+    office = load_office(settings)
+    first = send_weekly_digests(engine, settings, office, MONDAY, "2026-12-07")
+    assert first.messages > 0 and first.cadres > 0 and first.overseers >= 3
+
+    statements: list[str] = []
+
+    def record(_conn: object, _cursor: object, statement: str, *_args: object) -> None:
+        statements.append(statement)
+
+    event.listen(engine, "before_cursor_execute", record)
+    try:
+        again = send_weekly_digests(engine, settings, office, MONDAY, "2026-12-07")
+    finally:
+        event.remove(engine, "before_cursor_execute", record)
+    # The same people are owed a digest, all of them have theirs: nothing is built or written,
+    # and the run costs the same few statements however many people there are.
+    assert (again.cadres, again.overseers, again.messages) == (first.cadres, first.overseers, 0)
+    assert len(statements) <= 8, statements
+    assert not [s for s in statements if s.lstrip().upper().startswith("INSERT")]

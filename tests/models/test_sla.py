@@ -2,19 +2,22 @@
 
 from __future__ import annotations
 
+import re
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import datetime, timedelta
 
-from sqlalchemy import Engine
+from sqlalchemy import Engine, event
 from sqlmodel import Session, col, select
 
 from bot.scheduler import ALERT_TEXTS
 from config.calendar import WorkCalendar
 from config.sla import SlaConfig, parse_sla
-from models.db import unit_of_work
+from models.db import read_session, unit_of_work
 from models.deadlines import extend_resolve_due
 from models.person import Person
-from models.sla import SweepResult, sla_sweep
-from models.ticket import Ticket, TicketAlert, TicketState
+from models.sla import SweepResult, plan_sweep, sla_sweep
+from models.ticket import RECHECK, Ticket, TicketAlert, TicketState
 from tests.deadline_town import Ladder, add_ticket, build_ladder, cst, events, outbox, ticket
 
 SLA = SlaConfig()
@@ -218,3 +221,129 @@ def test_closed_and_returned_tickets_are_left_alone(engine: Engine) -> None:
     assert sweep(engine, cst(2026, 12, 3, 10, 0)).steps == 0
     with Session(engine) as session:
         assert session.exec(select(col(TicketAlert.id))).all() == []
+
+
+@contextmanager
+def ticket_statements(engine: Engine) -> Iterator[list[str]]:
+    """The SQL statements that name the ticket table, run inside the block."""
+    statements: list[str] = []
+
+    def record(_conn: object, _cursor: object, statement: str, *_args: object) -> None:
+        flat = " ".join(statement.split()).lower()
+        if re.search(r"\bticket\b", flat):
+            statements.append(flat)
+
+    event.listen(engine, "before_cursor_execute", record)
+    try:
+        yield statements
+    finally:
+        event.remove(engine, "before_cursor_execute", record)
+
+
+def test_a_sweep_with_nothing_due_reads_and_writes_no_ticket_row(engine: Engine) -> None:
+    ladder = build_ladder(engine)
+    monday = cst(2026, 11, 30, 10, 0)
+    ids = [add_ticket(engine, ladder, monday, summary=f"{n}组水渠堵了") for n in range(1, 6)]
+    first = ticket(engine, ids[0])
+    # Assigned with its deadlines, each ticket already knows its first step: the 签收 reminder.
+    assert first.next_alert_at is not None and first.ack_due_at is not None
+    assert monday < first.next_alert_at < first.ack_due_at
+
+    with ticket_statements(engine) as statements:
+        result = sweep(engine, monday + timedelta(minutes=5))
+    assert result.steps == 0 and not result.more
+    # One read of the due range of next_alert_at, which is empty; nothing written.
+    assert len(statements) == 1, statements
+    assert "where ticket.next_alert_at <=" in statements[0]
+    if engine.dialect.name == "sqlite":
+        with engine.connect() as conn:
+            plan = conn.exec_driver_sql(
+                "EXPLAIN QUERY PLAN SELECT id FROM ticket WHERE next_alert_at <= '2026-11-30' "
+                "ORDER BY next_alert_at, id LIMIT 500"
+            ).all()
+        assert "ix_ticket_next_alert_at" in " ".join(str(row) for row in plan)
+
+
+def test_next_alert_follows_the_ticket_through_its_life(engine: Engine) -> None:
+    ladder = build_ladder(engine)
+    monday = cst(2026, 11, 30, 10, 0)
+    ticket_id = add_ticket(engine, ladder, monday)
+    reminder = ticket(engine, ticket_id).next_alert_at
+    assert reminder is not None
+
+    # The reminder goes out; then the sweep waits for the 签收 deadline itself.
+    assert sweep(engine, reminder).reminded == 1
+    assert ticket(engine, ticket_id).next_alert_at == ticket(engine, ticket_id).ack_due_at
+
+    # 签收: the ack deadline stops counting. The ticket is still looked at when it would have
+    # come (an early look is safe, a late one would not be); that look finds nothing to send and
+    # moves on to the 办结 reminder's moment.
+    accept(engine, ticket_id, reminder + timedelta(minutes=1))
+    ack_due = ticket(engine, ticket_id).ack_due_at
+    assert ack_due is not None
+    assert sweep(engine, ack_due).steps == 0
+    row = ticket(engine, ticket_id)
+    assert row.resolve_due_at is not None and row.next_alert_at is not None
+    assert row.ack_due_at is not None and row.ack_due_at < row.next_alert_at < row.resolve_due_at
+
+    # Code that moves a deadline without knowing the SLA asks for a look at the next sweep.
+    with unit_of_work(engine) as session:
+        held = session.get(Ticket, ticket_id)
+        assert held is not None and held.resolve_due_at is not None
+        held.resolve_due_at = held.resolve_due_at - timedelta(days=3)
+        session.add(held)
+    assert ticket(engine, ticket_id).next_alert_at == RECHECK
+
+    # Resolved: nothing left to watch, the sweep never reads it again.
+    with unit_of_work(engine) as session:
+        held = session.get(Ticket, ticket_id)
+        assert held is not None
+        held.state = TicketState.resolved.value
+        session.add(held)
+    assert ticket(engine, ticket_id).next_alert_at is None
+
+
+def test_after_the_leader_step_a_deadline_has_nothing_left(engine: Engine) -> None:
+    sla = parse_sla({"escalation": {"leader_after": "2 hours"}})
+    ladder = build_ladder(engine)
+    monday = cst(2026, 11, 30, 10, 0)
+    ticket_id = add_ticket(engine, ladder, monday, urgent=True, sla=sla)
+    accept(engine, ticket_id, monday + timedelta(minutes=1))
+    moment = monday
+    looks = 0
+    while (due := ticket(engine, ticket_id).next_alert_at) is not None and looks < 10:
+        moment = max(moment, due)
+        sweep(engine, moment, sla=sla)
+        looks += 1
+    # A look for the accept, then the reminder, the escalation and the 督办: then it is quiet.
+    assert [kind for kind, _, _ in sent(engine, ticket_id)] == [
+        "sla_remind_resolve",
+        "sla_escalate_resolve",
+        "sla_overdue_resolve",
+        "sla_leader_resolve",
+    ]
+    assert looks <= 5
+
+
+def test_a_ticket_signed_for_while_the_sweep_read_is_not_reminded(engine: Engine) -> None:
+    ladder = build_ladder(engine)
+    monday = cst(2026, 11, 30, 10, 0)
+    signed, other = (
+        add_ticket(engine, ladder, monday, summary=s) for s in ("路灯坏了", "水渠堵了")
+    )
+    reminder = ticket(engine, signed).next_alert_at
+    assert reminder is not None and reminder == ticket(engine, other).next_alert_at
+
+    # The job reads without the writer; the cadre's 签收 lands before the sweep writes.
+    with read_session(engine) as session:
+        plan = plan_sweep(session, reminder, texts=ALERT_TEXTS, sla=SLA, calendar=CALENDAR)
+    accept(engine, signed, reminder)
+    with unit_of_work(engine) as session:
+        result = plan.write(session)
+
+    assert result.reminded == 1 and result.more  # the other ticket's reminder; look again
+    assert sent(engine, signed) == []
+    assert [kind for kind, _, _ in sent(engine, other)] == ["sla_remind_ack"]
+    # The next look reads the signed ticket as it is now: no 签收 reminder for it, ever.
+    assert sweep(engine, reminder).steps == 0
+    assert sent(engine, signed) == []

@@ -1,7 +1,7 @@
 """web: one-time sign-in codes sent to a person's bound WeChat
 
-Revision ID: 0009_web
-Revises: 0008_ledger
+Revision ID: 0010_web
+Revises: 0009_next_alert
 """
 
 from collections.abc import Sequence
@@ -12,8 +12,8 @@ from alembic import op
 
 import models.base
 
-revision: str = "0009_web"
-down_revision: str | None = "0008_ledger"
+revision: str = "0010_web"
+down_revision: str | None = "0009_next_alert"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
