@@ -22,9 +22,10 @@ from web.links import WebSecretMissing, web_secret
 
 log = logging.getLogger(__name__)
 SESSION_LIFETIME = timedelta(hours=12)
-WEB_BLUEPRINTS = ("web_auth", "web_pages", "web_figures")
+WEB_BLUEPRINTS = ("web_auth", "web_pages", "web_figures", "web_actions")
 ERROR_PAGES = {
     400: (texts.BAD_FORM_TITLE, texts.BAD_FORM),
+    413: (texts.TOO_LARGE_TITLE, texts.TOO_LARGE),
     403: (texts.FORBIDDEN_TITLE, texts.FORBIDDEN),
     404: (texts.NOT_FOUND_TITLE, texts.NOT_FOUND),
 }
@@ -32,6 +33,7 @@ ERROR_PAGES = {
 
 def init_web(app: Flask, settings: Settings, clock: Callable[[], datetime]) -> None:
     """Register the pages on `app` (skipped, with a warning, in production without a secret)."""
+    from web.actions import blueprint as actions_blueprint
     from web.auth import blueprint as auth_blueprint
     from web.figures import blueprint as figures_blueprint
     from web.pages import blueprint as pages_blueprint
@@ -51,7 +53,7 @@ def init_web(app: Flask, settings: Settings, clock: Callable[[], datetime]) -> N
         PERMANENT_SESSION_LIFETIME=SESSION_LIFETIME,
     )
     app.jinja_env.globals.update(T=texts, csrf_token=csrf_token, CSRF_FIELD=CSRF_FIELD)
-    for blueprint in (auth_blueprint, pages_blueprint, figures_blueprint):
+    for blueprint in (auth_blueprint, pages_blueprint, figures_blueprint, actions_blueprint):
         app.register_blueprint(blueprint)
 
     app.teardown_request(close_request_session)

@@ -139,12 +139,23 @@ def choices(session: Session, person: Person, categories: list[tuple[str, str]])
         .where(Place.kind == PlaceKind.village.value, col(Place.path).startswith(prefix))
         .order_by(col(Place.name))
     ).all()
-    # The roster's handlers under the person's place, not the tickets' assignees: one short
-    # query on the roster instead of a pass over every ticket in scope.
+    return Choices(
+        villages=[(i, n) for i, n in villages if i is not None],
+        # The roster's handlers, not the tickets' assignees: one short query on the roster
+        # instead of a pass over every ticket in scope.
+        assignees=handler_choices(session, person),
+        categories=categories,
+    )
+
+
+def handler_choices(session: Session, person: Person) -> list[tuple[int, str]]:
+    """Active handlers under the person's own place, by name: whom a form may pick."""
+    own = session.get(Place, person.place_id)
+    prefix = own.path if own is not None else "/"
     handlers = select(PersonRole.person_id).where(
         col(PersonRole.role).in_([r.value for r in HANDLER_ROLES - {Role.admin}])
     )
-    assignees = session.exec(
+    found = session.exec(
         select(Person.id, Person.name)
         .join(Place, col(Place.id) == Person.place_id)
         .where(
@@ -154,11 +165,7 @@ def choices(session: Session, person: Person, categories: list[tuple[str, str]])
         )
         .order_by(col(Person.name))
     ).all()
-    return Choices(
-        villages=[(i, n) for i, n in villages if i is not None],
-        assignees=[(i, n) for i, n in assignees if i is not None],
-        categories=categories,
-    )
+    return [(i, n) for i, n in found if i is not None]
 
 
 @dataclass(frozen=True)

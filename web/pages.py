@@ -11,8 +11,18 @@ from werkzeug.security import safe_join
 
 from models.scope import may_see
 from models.ticket import STATE_NAMES, Attachment, Ticket, TicketState
+from web.actions import buttons
 from web.identity import check_csrf, grievance, now, settings, signed_in
-from web.listing import OPEN, PAGE_SIZE, STATE_CHOICES, Filters, choices, filtered, rows
+from web.listing import (
+    OPEN,
+    PAGE_SIZE,
+    STATE_CHOICES,
+    Filters,
+    choices,
+    filtered,
+    handler_choices,
+    rows,
+)
 from web.views import ticket_page
 
 blueprint = Blueprint(
@@ -67,7 +77,9 @@ def ticket(ticket_id: int) -> Any:
     page = ticket_page(
         g.db, grievance()["office"], found, now(), downloads_channels=_downloading_channels()
     )
-    return render_template("ticket.html", page=page)
+    offered = buttons(g.db, g.person, found)
+    people = handler_choices(g.db, g.person) if {"transfer", "send_to"} & set(offered.names) else []
+    return render_template("ticket.html", page=page, buttons=offered, people=people)
 
 
 @blueprint.get("/media/<int:attachment_id>")

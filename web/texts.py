@@ -91,6 +91,8 @@ NOT_FOUND = "没有这个页面或工单。"
 BAD_FORM_TITLE = "表单已失效"
 BAD_FORM = "表单已失效（可能停留太久），请返回刷新后再提交。"
 BACK = "返回"
+TOO_LARGE_TITLE = "文件太大"
+TOO_LARGE = "上传的照片太大了，每张请在 10 MB 以内，最多 6 张。"
 
 # ---------------------------------------------------------------- notifications and CLI
 NOTICE_LINK = "查看详情：{url}"
@@ -137,3 +139,56 @@ FIGURES_LEDGER = "下载台账（Excel）"
 FIGURES_NO_CHARTS = "图表文件没有安装（在 web 目录运行 npm ci），下面只列数字。"
 NAV_LIST = "工单"
 NAV_FIGURES = "数据"
+
+# ---------------------------------------------------------------- actions on a ticket page
+ACTIONS_TITLE = "办理"
+ACTION_LABELS = {
+    "accept": "签收",
+    "progress": "记录进展",
+    "resolve": "办结",
+    "return": "退回",
+    "transfer": "转办",
+    "extend": "申请延期",
+    "send_to": "派单",
+    "approve": "同意",
+    "reject": "驳回",
+    "merge": "合并",
+    "invalidate": "认定无效",
+}
+FIELD_NOTE = "进展说明"
+FIELD_RESULT = "办理结果"
+FIELD_RESULT_PHOTOS = "办结照片（可多张）"
+FIELD_REASON = "原因"
+FIELD_TO = "承办人"
+FIELD_TO_NAME = "或写姓名、手机号"
+FIELD_DAYS = "延期（工作日）"
+FIELD_INTO = "并入工单号"
+PENDING_REQUEST = "待审批：{request}"
+REQUEST_KINDS = {"return": "退回申请", "extension": "延期申请"}
+DONE = {
+    "accept": "已签收 #{id}。",
+    "progress": "已记录 #{id} 的进展，并告知反映人。",
+    "resolve": "#{id} 已办结，已请反映人评价。",
+    "return": "#{id} 的退回申请已交调度员。",
+    "transfer": "#{id} 已转办。",
+    "extend": "#{id} 的延期申请已交调度员审批。",
+    "send_to": "#{id} 已派单。",
+    "approve": "已同意 #{id} 的申请。",
+    "reject": "已驳回 #{id} 的申请。",
+    "merge": "#{id} 已合并。",
+    "invalidate": "#{id} 已认定无效。",
+}
+REFUSED = "没有办成，请刷新后再试。"
+REFUSALS = {
+    "needs_text": "请填写说明。",
+    "wrong_state": "#{id} 现在是“{state}”，不能这样办理。",
+    "too_long": "延期最多 {max} 个工作日。",
+    "pending_request": "#{id} 已有一个延期申请在等审批。",
+    "no_pending_request": "#{id} 没有待审批的申请。",
+    "unknown_person": "名册里找不到可以承办的“{name}”。",
+    "ambiguous_person": "名册里有几位叫“{name}”的，请改写手机号：{phones}",
+    "bad_target": "#{id} 是“{state}”，不能并入。",
+    "not_found": "找不到您可以操作的 #{id} 号工单。",
+    "not_allowed": "这一步您没有权限。",
+}
+NOT_A_PHOTO = "上传的文件不是照片（JPEG、PNG、GIF 或 WebP，10 MB 以内）。"

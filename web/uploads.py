@@ -3,14 +3,12 @@
 from __future__ import annotations
 
 import os
+import secrets
 import tempfile
 from datetime import datetime
 from pathlib import Path
 
-from sqlmodel import Session
-
-from models.ticket import Attachment, Ticket
-from models.workflow import record_event
+from models.ticket import Attachment
 
 MAX_PHOTO_BYTES = 10 * 1024 * 1024
 MAX_PHOTOS = 6
@@ -42,30 +40,19 @@ def photo_extension(content: bytes) -> str:
     raise NotAPhoto("not a picture")
 
 
-def store_result_photo(
-    session: Session,
-    instance_path: Path,
-    ticket: Ticket,
-    content: bytes,
-    *,
-    actor_id: int | None,
-    now: datetime,
+def save_result_photo(
+    instance_path: Path, ticket_id: int, content: bytes, now: datetime
 ) -> Attachment:
-    """Keep a photo of the fix under the instance folder and link it to the ticket's timeline."""
-    assert ticket.id is not None
+    """Keep a photo of the fix under the instance folder; the returned attachment is not added.
+
+    `models.actions.resolve` links it to the ticket (and its timeline) with the result; if the
+    action is refused the caller removes the file again (`discard`).
+    """
     extension = photo_extension(content)
-    attachment = Attachment(
-        ticket_id=ticket.id,
-        kind="image",
-        channel="web",
-        label=RESULT_LABEL,
-        created_at=now,
-    )
-    session.add(attachment)
-    session.flush()
-    relative = Path("media") / str(ticket.id) / f"{attachment.id}-result{extension}"
+    relative = Path("media") / str(ticket_id) / f"result-{secrets.token_hex(8)}{extension}"
     target = instance_path / relative
     target.parent.mkdir(parents=True, exist_ok=True)
+    # Write then rename, as bot/media.py does: a reader never sees half a file.
     handle, temporary = tempfile.mkstemp(dir=target.parent, prefix=".part-")
     try:
         with os.fdopen(handle, "wb") as out:
@@ -74,8 +61,19 @@ def store_result_photo(
     except BaseException:
         Path(temporary).unlink(missing_ok=True)
         raise
-    attachment.file_path = relative.as_posix()
-    attachment.downloaded_at = now
-    session.add(attachment)
-    record_event(session, ticket, "attachment", now=now, actor_id=actor_id, note="image")
-    return attachment
+    return Attachment(
+        ticket_id=ticket_id,
+        kind="image",
+        channel="web",
+        label=RESULT_LABEL,
+        file_path=relative.as_posix(),
+        downloaded_at=now,
+        created_at=now,
+    )
+
+
+def discard(instance_path: Path, photos: list[Attachment]) -> None:
+    """Remove the files of photos an action did not take."""
+    for photo in photos:
+        if photo.file_path:
+            (instance_path / photo.file_path).unlink(missing_ok=True)
