@@ -109,7 +109,8 @@ def figures() -> Any:
     return render_template(
         "figures.html",
         data=data,
-        chart_json=json.dumps(chart, ensure_ascii=False),
+        # Inside <script>: a name with "</script>" in it must not end the element.
+        chart_json=json.dumps(chart, ensure_ascii=False).replace("<", "\\u003c"),
         header=[chat_texts.REPORT_KEY_COLUMN[by], *(chat_texts.REPORT_COLUMNS[c] for c in columns)],
         table=table,
         total=total,

@@ -12,6 +12,7 @@ from sqlmodel import Session, select
 
 from bot.phone import Phone
 from config.calendar import TIMEZONE
+from config.settings import Settings
 from models.base import utcnow
 from models.db import unit_of_work
 from models.ticket import Ticket
@@ -19,7 +20,7 @@ from tests.builders import say
 from tests.town import SmallTown, build_small_town
 from tests.web.conftest import LiveServer, shoot
 from web.figures import ECHARTS
-from web.links import sign_in_url
+from web.links import sign_in_token, sign_in_url
 
 
 @pytest.fixture
@@ -134,3 +135,25 @@ def test_figures_on_a_phone(
     shoot(phone_page, "figures-phone")
     # A place outside the dispatcher's town is refused.
     assert phone_page.request.get(f"{live.url}/figures?place=999999").status == 403
+
+
+def test_a_name_cannot_break_out_of_the_chart_data(
+    web_settings: Settings, engine: Engine, town: SmallTown
+) -> None:
+    from bot.app import create_app
+    from models.place import Place
+
+    with unit_of_work(engine) as session:
+        village = session.get(Place, town.villages["张家村"])
+        assert village is not None
+        village.name = "张家村</script><script>alert(1)</script>"
+        session.add(village)
+    client = create_app(web_settings, engine=engine).test_client()
+    leader = town.people["leader"]
+    assert leader.id is not None
+    client.get(f"/l/{sign_in_token(web_settings, leader.id, '/', utcnow())}")
+    page = client.get("/figures").get_data(as_text=True)
+    assert "<script>alert(1)" not in page
+    data = page.split('id="figures-data">', 1)[1].split("</script>", 1)[0]
+    names = [row["name"] for row in json.loads(data)["data"]["breakdown"]]
+    assert "张家村</script><script>alert(1)</script>" in names
