@@ -5,22 +5,16 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from sqlalchemy import Engine
-from sqlmodel import select
 
 from models.base import utcnow
-from models.db import unit_of_work
-from models.person import Person
-from models.ticket import Attachment, TicketEvent
-from models.tickets import new_ticket
-from tests.town import build_small_town
 from tests.web.conftest import png
 from web.uploads import (
     MAX_PHOTO_BYTES,
     RESULT_LABEL,
     NotAPhoto,
+    discard,
     photo_extension,
-    store_result_photo,
+    save_result_photo,
 )
 
 
@@ -33,36 +27,18 @@ def test_only_pictures_are_taken() -> None:
             photo_extension(content)
 
 
-def test_a_result_photo_is_stored_and_on_the_timeline(engine: Engine, tmp_path: Path) -> None:
-    town = build_small_town(engine)
-    with unit_of_work(engine) as session:
-        reporter = session.get(Person, town.people["reporter"].id)
-        assert reporter is not None
-        ticket = new_ticket(
-            session,
-            reporter=reporter,
-            channel="wechat",
-            sender="o-liu",
-            text="路灯坏了",
-            now=utcnow(),
-        )
-        photo = store_result_photo(
-            session,
-            tmp_path,
-            ticket,
-            png(8, 8, (0, 200, 0)),
-            actor_id=town.people["cadre:张家村"].id,
-            now=utcnow(),
-        )
-    with unit_of_work(engine) as session:
-        stored = session.get(Attachment, photo.id)
-        assert stored is not None and stored.label == RESULT_LABEL and stored.channel == "web"
-        assert stored.file_path == f"media/{ticket.id}/{photo.id}-result.png"
-        assert (tmp_path / stored.file_path).read_bytes() == png(8, 8, (0, 200, 0))
-        event = session.exec(
-            select(TicketEvent).where(
-                TicketEvent.kind == "attachment", TicketEvent.ticket_id == ticket.id
-            )
-        ).one()
-        assert event.actor_id == town.people["cadre:张家村"].id
+def test_a_result_photo_is_kept_under_the_instance_folder(tmp_path: Path) -> None:
+    content = png(8, 8, (0, 200, 0))
+    photo = save_result_photo(tmp_path, 12, content, utcnow())
+    assert photo.kind == "image" and photo.channel == "web" and photo.label == RESULT_LABEL
+    assert photo.file_path and photo.file_path.startswith("media/12/result-")
+    assert photo.file_path.endswith(".png") and photo.downloaded_at is not None
+    assert (tmp_path / photo.file_path).read_bytes() == content
     assert not list(tmp_path.glob("media/*/.part-*"))
+    other = save_result_photo(tmp_path, 12, content, utcnow())
+    assert other.file_path != photo.file_path  # never one photo over another
+    discard(tmp_path, [photo, other])
+    assert not list(tmp_path.glob("media/12/*"))
+    with pytest.raises(NotAPhoto):
+        save_result_photo(tmp_path, 12, b"<html>", utcnow())
+    assert not list(tmp_path.glob("media/12/*"))
