@@ -23,6 +23,7 @@ from sqlalchemy import text
 from bot.app import create_app
 from config.settings import Settings
 from models.db import make_engine
+from models.migrate import upgrade
 from web.links import sign_in_token
 
 OUT = Path(__file__).with_name("out")
@@ -57,6 +58,7 @@ def main() -> None:
         report_bench.fill_sqlite(path, roster, args.tickets, args.seed)
         print(f"filled {args.tickets:,} tickets in {time.perf_counter() - started:.0f} s")
     engine = make_engine(url)
+    upgrade(engine)  # a reused file from an older checkout gets the newest schema
     with engine.begin() as conn:
         dispatcher = conn.execute(
             text("SELECT person_id FROM person_role WHERE role = 'dispatcher' ORDER BY person_id")
