@@ -21,6 +21,7 @@ from handlers import build_router
 from handlers.parsers import ParserCache
 from models.base import utcnow
 from models.db import make_engine, read_session
+from web import init_web
 
 log = logging.getLogger(__name__)
 
@@ -75,6 +76,7 @@ def create_app(
     def http_error(exc: HTTPException) -> Response:
         return Response(exc.name.lower(), status=exc.code or 500, mimetype="text/plain")
 
+    init_web(app, settings, clock)
     return app
 
 

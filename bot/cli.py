@@ -13,6 +13,7 @@ import click
 import requests
 
 from bot import texts as bot_texts
+from bot.cli_admin import admin
 from bot.cli_jobs import jobs
 from bot.cli_outbox import outbox, spool
 from bot.cli_outbox import worker as worker_command
@@ -78,6 +79,9 @@ def serve(host: str, port: int, threads: int) -> None:
     from bot.app import create_app
 
     settings = _settings_for_run()
+    settings = settings.model_copy(
+        update={"public_url": settings.public_url or local_url(host, port)}
+    )
     _configure_logging(settings)
     settings.instance_path.mkdir(parents=True, exist_ok=True)
     engine = make_engine(settings.resolved_database_url)
@@ -157,6 +161,7 @@ main.add_command(parse)
 main.add_command(roster)
 main.add_command(demo)
 main.add_command(report)
+main.add_command(admin)
 
 
 @main.group()

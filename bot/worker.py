@@ -48,6 +48,7 @@ from models.base import utcnow
 from models.db import unit_of_work
 from models.outbox import OutboxMessage, OutboxStatus
 from models.person import Person
+from web.links import with_ticket_link
 
 log = logging.getLogger(__name__)
 
@@ -227,6 +228,10 @@ class Worker:
     ) -> SendResult | None:
         """One delivery; None when another worker claimed the message before the call."""
         assert item.person is not None
+        if item.message.recipient is None:  # never a sign-in link to a WeChat not the person's
+            item.message.text = with_ticket_link(
+                self.settings, item.message, item.message.person_id
+            )
         try:
             return channel.send(item.person, item.message, now=now, sending=sending)
         except LeaseLost:

@@ -82,6 +82,12 @@ class Settings(BaseSettings):
 
     log_level: str = "INFO"
 
+    # --- Web pages (web/) ---
+    # Signs ticket links, sign-in codes and the session cookie; development makes one in the
+    # instance folder when unset. The public address puts absolute links in notifications.
+    web_secret: str | None = None
+    public_url: str | None = None
+
     # --- Delivery (outbox worker, WeChat API clients, shared access token, media) ---
     # None: "wechat" when outbound credentials (AppSecret or 企业微信 Secret) are set, else console.
     delivery: Literal["console", "wechat"] | None = None

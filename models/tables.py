@@ -6,6 +6,7 @@ from models.jobs import JobRun
 from models.outbox import AccessToken, OutboxMessage
 from models.person import BindingAttempt, Coverage, InviteCode, Person, PersonRole, Unit
 from models.place import Place
+from models.signin import SignInCode
 from models.ticket import Attachment, Ticket, TicketAlert, TicketEvent, TicketRequest
 
 __all__ = [
@@ -21,6 +22,7 @@ __all__ = [
     "Person",
     "PersonRole",
     "Place",
+    "SignInCode",
     "Ticket",
     "TicketAlert",
     "TicketEvent",
