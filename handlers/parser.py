@@ -13,6 +13,7 @@ import unicodedata
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Protocol
 
 import cn2an
 import jieba
@@ -30,6 +31,17 @@ LOGISTICS_OVERRIDE = 2.0
 # A score worth one strong word (taxonomy.toml's default "strong" weight) is a confident call.
 CONFIDENT_SCORE = 3.0
 MAX_GROUP = 20  # the README: no village has more than 20 groups
+# Below these the parser is unsure of a field: the bot asks back with numbered choices, or leaves
+# the field for the dispatcher. Chosen on the dev and tuning sets (bench/parser_eval.py): under
+# 0.65 a category is wrong about one time in six, above it about one time in a hundred.
+SURE_CATEGORY = 0.65
+SURE_VILLAGE = 0.6
+# How sure the village is, by how the text gave it.
+VILLAGE_NAMED = 0.95  # the roster name or its short form, once or always the same
+VILLAGE_MISHEARD = 0.75  # a voice-input homophone or one wrong character before a place word
+VILLAGE_DEFAULT = 0.9  # none named: the README's rule says the reporter's own
+VILLAGE_SEVERAL = 0.5  # two different villages named: which one has the problem?
+MAX_CHOICES = 3
 
 _GROUP_RE = re.compile(lexicon.GROUP_PATTERN)
 _RANGE_RE = re.compile(lexicon.RANGE_PATTERN)
@@ -80,11 +92,30 @@ class ParseResult:
     confidence: float
     kind: str = GRIEVANCE  # GRIEVANCE, or why not: COURTESY, LOGISTICS… UNSURE
     runner_up: str | None = None  # the next likeliest category, when another scored at all
+    village_confidence: float = 1.0
+    # The likeliest categories and villages, best first (the chosen one first), for a question.
+    category_choices: tuple[str, ...] = ()
+    village_choices: tuple[str, ...] = ()
+    # Fields the parser is not sure of ("category", "village"): ask, or leave to the dispatcher.
+    unsure_fields: tuple[str, ...] = ()
+    second_opinion: bool = False  # whether the learned model decided the category
 
     @property
     def unsure(self) -> bool:
         """Whether the parser could not tell if this is a problem (ask the sender)."""
         return self.kind == UNSURE
+
+    def choices(self, field: str) -> tuple[str, ...]:
+        """The candidates of an unsure field, best first."""
+        return self.category_choices if field == "category" else self.village_choices
+
+
+class SecondOpinion(Protocol):
+    """What the parser asks when it is unsure of a category (a learned model)."""
+
+    def second_opinion(self, text: str, result: ParseResult) -> ParseResult:
+        """The result with the category this opinion holds, or the result unchanged."""
+        ...
 
 
 @dataclass(frozen=True)
@@ -98,14 +129,26 @@ class _Place:
     village: str
     start: int
     end: int
+    exact: bool = True
 
 
 class GrievanceParser:
     """Keyword-and-rule parser for grievance messages; build once, call ``parse`` many times."""
 
-    def __init__(self, taxonomy: Taxonomy, villages: Iterable[str]) -> None:
-        """Build the tokenizer, keyword tables and village matchers."""
+    def __init__(
+        self,
+        taxonomy: Taxonomy,
+        villages: Iterable[str],
+        *,
+        second_opinion: SecondOpinion | None = None,
+    ) -> None:
+        """Build the tokenizer, keyword tables and village matchers.
+
+        `second_opinion` (a model learned from the town's tickets, handlers/classifier.py) is
+        asked only about a category the rules are unsure of.
+        """
         self.taxonomy = taxonomy
+        self.second_opinion = second_opinion
         self._villages = tuple(_Village(name, _stem(name)) for name in dict.fromkeys(villages))
         self._codes = taxonomy.codes
         self._homophones = taxonomy.homophone_map()
@@ -248,6 +291,7 @@ class GrievanceParser:
         assert category is not None
 
         village = places[0].village if places else reporter_village
+        village_confidence, village_choices = _village_confidence(places, reporter_village)
         group = self._find_group(norm)
         if group is None and village is not None and village == reporter_village:
             group = reporter_group
@@ -255,7 +299,17 @@ class GrievanceParser:
         urgent = self._urgent(norm, category, households)
         scored = [self._codes[i] for i in ranked if scores[i] > 0]
         runner_up = next((code for code in scored if code != category), None)
-        return ParseResult(
+        confidence = round(max(0.05, min(0.99, confidence)), 3)
+        category_choices = tuple(dict.fromkeys([category, *scored]))[:MAX_CHOICES]
+        unsure_fields = tuple(
+            field
+            for field, sure in (
+                ("category", confidence >= SURE_CATEGORY),
+                ("village", village_confidence >= SURE_VILLAGE),
+            )
+            if not sure
+        )
+        result = ParseResult(
             is_grievance=True,
             category=category,
             village=village,
@@ -263,9 +317,16 @@ class GrievanceParser:
             urgent=urgent,
             households=households,
             summary=_summary(text),
-            confidence=round(max(0.05, min(0.99, confidence)), 3),
+            confidence=confidence,
             runner_up=runner_up,
+            village_confidence=village_confidence,
+            category_choices=category_choices,
+            village_choices=village_choices,
+            unsure_fields=unsure_fields,
         )
+        if "category" in unsure_fields and self.second_opinion is not None:
+            result = self.second_opinion.second_opinion(text, result)
+        return result
 
     # ------------------------------------------------------------------ grievance or not
 
@@ -396,7 +457,7 @@ class GrievanceParser:
                 if start < 0 or any(taken[start:end]):
                     continue
                 if self._fuzzy_match(norm[start:end], village.stem, strict):
-                    places.append(_Place(village.name, start, end))
+                    places.append(_Place(village.name, start, end, exact=False))
                     for j in range(start, end):
                         taken[j] = True
                     break
@@ -505,6 +566,22 @@ class GrievanceParser:
 
 
 # ---------------------------------------------------------------------- helpers
+
+
+def _village_confidence(
+    places: list[_Place], reporter_village: str | None
+) -> tuple[float, tuple[str, ...]]:
+    """How sure the village is, and the villages to offer when it is not."""
+    named = tuple(dict.fromkeys(place.village for place in places))
+    if not named:
+        choices = (reporter_village,) if reporter_village else ()
+        return (VILLAGE_DEFAULT if reporter_village else 0.0), choices
+    if len(named) > 1:
+        return VILLAGE_SEVERAL, named[:MAX_CHOICES]
+    if places[0].exact:
+        return VILLAGE_NAMED, named
+    extra = (reporter_village,) if reporter_village and reporter_village != named[0] else ()
+    return VILLAGE_MISHEARD, (*named, *extra)
 
 
 def _stem(name: str) -> str:
