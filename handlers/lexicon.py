@@ -107,3 +107,13 @@ SUMMARY_JOINER = "，"
 PUNCT_RUN_PATTERN = r"([，。！？,.!?])[，。！？,.!?]+"
 # Marks a cut summary does not end on before its "…".
 SUMMARY_TRAILING = "，。,. "
+
+# ---------------------------------------------------------------------- a past 台账 (learn)
+
+# Column headings of an office's own Excel 台账 that `grievance-bot learn --from-ledger` reads as
+# the message and its category, after the headings of our own `report --xlsx`.
+LEDGER_TEXT_HEADINGS = (
+    "问题描述", "诉求内容", "反映内容", "来电内容", "问题内容", "事项内容", "内容", "描述",
+    "问题摘要", "摘要", "事项",
+)  # fmt: skip
+LEDGER_CATEGORY_HEADINGS = ("问题类别", "诉求类别", "问题分类", "类别", "分类", "类型")
