@@ -65,6 +65,9 @@ _FULL_WIDTH_PUNCT = str.maketrans(lexicon.FULL_WIDTH_PUNCT)
 _PUNCT_RUN_RE = re.compile(lexicon.PUNCT_RUN_PATTERN)
 _LATIN_OR_DIGIT_RE = re.compile(r"[0-9a-z]")
 _FILLER_CHARS = set(lexicon.FILLER_CHARS)
+_ORGANISATION_RE = re.compile(lexicon.ORGANISATION_PATTERN)
+_NOT_NOW_RE = re.compile("|".join(lexicon.NOT_NOW_WORDS))
+_PRESENT_RE = re.compile("|".join(lexicon.PRESENT_WORDS))
 
 # What a message is, when it is not plainly a grievance: the bot answers each kind its own way.
 GRIEVANCE = "grievance"
@@ -261,7 +264,7 @@ class GrievanceParser:
 
         tokens = list(self._tokenizer.tokenize(norm, HMM=False))
         places = self._find_places(norm, {start for _, start, _ in tokens})
-        masked = _mask(norm, places)
+        masked = self._mask_organisations(_mask(norm, places))
         scores = self._score(masked, tokens)
         ranked = sorted(range(len(scores)), key=lambda i: (-scores[i], i))
         top, second = scores[ranked[0]], scores[ranked[1]]
@@ -412,6 +415,26 @@ class GrievanceParser:
                 pos = masked.find(first, pos + 1)
         return scores
 
+    def _mask_organisations(self, masked: str) -> str:
+        """Blank out firms' and shops' names, unless the name is a topic word itself."""
+        if not _ORGANISATION_RE.search(masked):
+            return masked
+        chars = list(masked)
+        for match in _ORGANISATION_RE.finditer(masked):
+            start, end = match.span()
+            # The longest listed word ending at the name's end or running into the ending
+            # (水厂, 自来水公司) says what the text is about: keep the name then.
+            if any(
+                masked[j : end + k] in self._multi
+                for j in range(start, end)
+                for k in range(0, 6)
+                if end + k <= len(masked)
+            ):
+                continue
+            for j in range(start, end):
+                chars[j] = "□"
+        return "".join(chars)
+
     def _word_starts_inside(self, masked: str, i: int, size: int, token_starts: set[int]) -> bool:
         """Whether a listed word begins at a token start inside masked[i + 1 : i + size]."""
         for j in range(i + 1, i + size):
@@ -549,6 +572,7 @@ class GrievanceParser:
             and _found(self._outage_re, text)
             and not (category == "water" and _found(self._partial_re, text))
             and (households != 1 or _found(self._duration_re, text))
+            and not (_NOT_NOW_RE.search(text) and not _PRESENT_RE.search(text))
         ):
             return True
         # Children by open water is the drowning risk of the README, said or not.
