@@ -133,3 +133,7 @@ ORGANISATION_PATTERN = (
 # fix; it is not out now unless a word of the present says so too.
 NOT_NOW_WORDS = ("每次", "频繁", "多次", "经常", "时常", "隔三差五", "三天两头", "预计")
 PRESENT_WORDS = ("现在", "目前", "今天", "今早", "今晚", "至今", "到现在", "正在", "又停", "还没")
+
+# What the sender asks for names the problem as much as its subject: words after these, to the
+# end of the clause, count more ("…申请临时救助", "请求协调入住敬老院").
+ASK_WORDS = ("申请", "请求", "恳请", "要求", "希望", "请予")

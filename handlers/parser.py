@@ -42,6 +42,12 @@ VILLAGE_MISHEARD = 0.75  # a voice-input homophone or one wrong character before
 VILLAGE_DEFAULT = 0.9  # none named: the README's rule says the reporter's own
 VILLAGE_SEVERAL = 0.5  # two different villages named: which one has the problem?
 MAX_CHOICES = 3
+# Long text: a message this long whose first sentence ends after FIRST_SENTENCE_MIN characters
+# counts that sentence's words this much more; words of what is asked for (申请…, 请求…) too.
+LONG_TEXT = 40
+FIRST_SENTENCE_MIN = 8
+FIRST_SENTENCE_WEIGHT = 1.3
+ASKED_WEIGHT = 2.0
 
 _GROUP_RE = re.compile(lexicon.GROUP_PATTERN)
 _RANGE_RE = re.compile(lexicon.RANGE_PATTERN)
@@ -66,6 +72,9 @@ _PUNCT_RUN_RE = re.compile(lexicon.PUNCT_RUN_PATTERN)
 _LATIN_OR_DIGIT_RE = re.compile(r"[0-9a-z]")
 _FILLER_CHARS = set(lexicon.FILLER_CHARS)
 _ORGANISATION_RE = re.compile(lexicon.ORGANISATION_PATTERN)
+_SENTENCE_END_RE = re.compile(r"[。！？!?;；\n]")
+_CLAUSE_END_RE = re.compile(r"[，。！？,.!?;；\n]")
+_ASK_RE = re.compile("|".join(lexicon.ASK_WORDS))
 _NOT_NOW_RE = re.compile("|".join(lexicon.NOT_NOW_WORDS))
 _PRESENT_RE = re.compile("|".join(lexicon.PRESENT_WORDS))
 
@@ -361,12 +370,28 @@ class GrievanceParser:
             if connector is not None:
                 damp_from = connector.start()
 
+        # In a long message the first sentence names the subject; what follows is often its
+        # side effects ("…水渠堵了，秧都要干死了，老人挖不动").
+        first_end = length
+        if length >= LONG_TEXT:
+            stop = _SENTENCE_END_RE.search(masked, FIRST_SENTENCE_MIN)
+            if stop is not None and stop.start() < length - FIRST_SENTENCE_MIN:
+                first_end = stop.start()
+        asked = [
+            (m.start(), _CLAUSE_END_RE.search(masked, m.end())) for m in _ASK_RE.finditer(masked)
+        ]
+        asked_spans = [(a, e.start() if e else length) for a, e in asked]
+
         def add(hits: tuple[tuple[int, float], ...], pos: int) -> None:
             # The README labels the first problem named, so later words count a little less
             # and words after "还有/另外" less again, but only once something came before.
             factor = 1.0 - 0.3 * pos / length
             if pos >= damp_from and any(scores):
                 factor *= 0.6
+            if pos < first_end < length:
+                factor *= FIRST_SENTENCE_WEIGHT
+            if any(a <= pos < e for a, e in asked_spans):
+                factor *= ASKED_WEIGHT
             for idx, weight in hits:
                 scores[idx] += weight * factor
 
@@ -427,7 +452,7 @@ class GrievanceParser:
             if any(
                 masked[j : end + k] in self._multi
                 for j in range(start, end)
-                for k in range(0, 6)
+                for k in range(1, 6)
                 if end + k <= len(masked)
             ):
                 continue
