@@ -71,6 +71,7 @@ def evaluate(parser: GrievanceParser, rows: list[dict[str, Any]]) -> dict[str, f
     fp = {"urgent": 0, "is_grievance": 0}
     fn = {"urgent": 0, "is_grievance": 0}
     asked = 0
+    left = 0  # unsure, with nothing to offer: left for the dispatcher
     wrong_sure = 0  # a wrong category or village the parser was sure of: a confident wrong route
     timings: list[float] = []
     for row in rows:
@@ -107,6 +108,7 @@ def evaluate(parser: GrievanceParser, rows: list[dict[str, Any]]) -> dict[str, f
         figures[f"{field} precision"] = _ratio(tp[field], tp[field] + fp[field])
         figures[f"{field} recall"] = _ratio(tp[field], tp[field] + fn[field])
     figures["ask-back rate"] = asked / n
+    figures["left to dispatcher"] = left / n
     figures["sure but wrong route"] = wrong_sure / n
     figures["median µs"] = statistics.median(timings) * 1e6
     return figures

@@ -121,6 +121,15 @@ class ParseResult:
         """The candidates of an unsure field, best first."""
         return self.category_choices if field == "category" else self.village_choices
 
+    @property
+    def ask_fields(self) -> tuple[str, ...]:
+        """Unsure fields worth a numbered question: those with two candidates or more.
+
+        An unsure field with one candidate ("other" when no topic word was found) is left to
+        the dispatcher: a question with one answer asks nothing.
+        """
+        return tuple(field for field in self.unsure_fields if len(self.choices(field)) >= 2)
+
 
 class SecondOpinion(Protocol):
     """What the parser asks when it is unsure of a category (a learned model)."""
