@@ -46,8 +46,8 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bot.phone import Phone, message_xml, text_fields  # noqa: E402
-from bot.scenario import ASKS, OPENERS, PROBLEMS, SINCE, chinese_numeral  # noqa: E402
 from config.settings import Settings  # noqa: E402
+from demo.phrasebook import ASKS, OPENERS, PROBLEMS, SINCE, chinese_numeral  # noqa: E402
 
 # wrk replays the lines of a file "path?query<TAB>body", each thread its own share of them.
 WRK_SCRIPT = r"""

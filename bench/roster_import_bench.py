@@ -15,7 +15,6 @@ past --timeout is stopped and reported. With --again the same file is imported a
 from __future__ import annotations
 
 import argparse
-import csv
 import os
 import random
 import subprocess
@@ -29,6 +28,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from models import sheets, texts  # noqa: E402
 from models.roster import HEADERS  # noqa: E402
 
 SURNAMES = "王李张刘陈杨黄赵吴周徐孙马朱胡郭何高林罗郑梁谢宋唐许韩冯邓曹彭曾肖田董袁潘蒋蔡余杜叶程"
@@ -132,20 +132,15 @@ def roster_rows(count: int, seed: int) -> Iterator[list[str]]:
 
 
 def write_csv(path: Path, rows: Iterator[list[str]]) -> None:
-    with path.open("w", encoding="utf-8-sig", newline="") as out:
-        writer = csv.writer(out)
-        writer.writerow(HEADERS.values())
-        writer.writerows(rows)
+    sheets.write_csv(path, list(HEADERS.values()), rows)
 
 
 def write_xlsx(path: Path, rows: Iterator[list[str]]) -> None:
-    from openpyxl import Workbook
-
-    book = Workbook(write_only=True)
-    sheet = book.create_sheet("名册")
-    sheet.append(list(HEADERS.values()))
+    book = sheets.XlsxBook()
+    sheet = book.sheet(texts.ROSTER_SHEET)
+    sheet.header(list(HEADERS.values()))
     for r in rows:
-        sheet.append(r)
+        sheet.row(r)
     book.save(path)
 
 

@@ -17,8 +17,8 @@ from bot.spool import Spool
 from bot.webhook import blueprint as webhook_blueprint
 from config.office import OfficeConfig, load_office
 from config.settings import Settings, get_settings
-from handlers import build_router, intake
-from handlers.router import Context
+from handlers import build_router
+from handlers.parsers import ParserCache
 from models.base import utcnow
 from models.db import make_engine, read_session
 
@@ -32,11 +32,13 @@ def create_app(
     services: dict[str, Any] | None = None,
     clock: Callable[[], datetime] = utcnow,
     office: OfficeConfig | None = None,
+    parsers: ParserCache | None = None,
 ) -> Flask:
     """Build the web app; tests pass their own settings, engine, services and clock.
 
     The office's files (SLA, calendar, taxonomy, routing) are read once here from `settings`
     — never from the process's environment — unless the caller already holds them (`office`).
+    The app owns its parser cache (`parsers`): callers building many apps may share one.
     """
     settings = settings or get_settings()
     engine = engine or make_engine(settings.resolved_database_url)
@@ -44,6 +46,7 @@ def create_app(
     app = Flask(__name__)
     # Flask answers 413 itself for bodies over this, before any view reads them.
     app.config["MAX_CONTENT_LENGTH"] = settings.max_body_bytes
+    parsers = parsers or ParserCache()  # rebuilt when the roster's villages change
     inbox = Inbox(
         engine,
         settings,
@@ -52,13 +55,15 @@ def create_app(
         services=services,
         clock=clock,
         spool=Spool(settings.spool_path, limit=settings.spool_max_messages),
+        parsers=parsers,
     )
-    _warm_up(engine, settings, office)
+    _warm_up(engine, office, parsers)
     app.extensions["grievance"] = {
         "settings": settings,
         "engine": engine,
         "inbox": inbox,
         "office": office,
+        "parsers": parsers,
     }
     app.register_blueprint(webhook_blueprint)
 
@@ -73,12 +78,11 @@ def create_app(
     return app
 
 
-def _warm_up(engine: Engine, settings: Settings, office: OfficeConfig) -> None:
+def _warm_up(engine: Engine, office: OfficeConfig, parsers: ParserCache) -> None:
     """Build the parser for the roster's villages now, so the first message is not slow."""
     try:
         with read_session(engine) as session:
-            context = Context(session=session, settings=settings, now=utcnow(), office=office)
-            intake.warm_up(context)
+            parsers.warm_up(session, office.taxonomy)
     except SQLAlchemyError:
         # A database without the schema yet (before `db upgrade`): the first message builds it.
         log.warning("parser not warmed up: database not ready")

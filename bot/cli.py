@@ -19,7 +19,7 @@ from bot.cli_outbox import outbox, spool
 from bot.cli_outbox import worker as worker_command
 from bot.cli_parse import parse
 from bot.cli_report import report
-from bot.cli_roster import demo, describe, roster, seed_demo_if_empty
+from bot.cli_roster import roster
 from bot.cli_support import open_database
 from bot.cli_tickets import ticket
 from bot.ingest import start_ingest
@@ -28,6 +28,7 @@ from bot.scheduler import start_scheduler
 from bot.worker import build_worker, run_worker
 from config.office import load_office
 from config.settings import MissingExtra, ProductionConfigError, Settings, get_settings
+from demo.cli import demo, describe, seed_demo_if_empty
 from handlers import texts
 from models.db import make_engine
 from models.migrate import upgrade

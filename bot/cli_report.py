@@ -10,9 +10,9 @@ from pathlib import Path
 from typing import Any, cast
 
 import click
-from sqlalchemy import Connection, select
 from sqlmodel import Session
 
+from bot import texts as cli_texts
 from config.figures import LOWER_IS_BETTER, RATE_NAMES, FiguresConfig
 from config.office import load_office
 from config.settings import get_settings
@@ -21,11 +21,8 @@ from models.base import utcnow
 from models.db import make_engine, read_session
 from models.figures import (
     BREAKDOWN_KEYS,
-    PERSON,
-    PLACE,
     PLACE_KEYS,
     SHANGHAI,
-    TICKET,
     Figures,
     Report,
     Scope,
@@ -33,11 +30,12 @@ from models.figures import (
     format_percent,
     headline,
     headline_fields,
-    ledger_filter,
     period_scope,
 )
+from models.figures.ledger import LEDGER_TIMES, LedgerLookups, ledger_tickets
 from models.migrate import upgrade
 from models.place import Place, PlaceKind, ancestors, find_places
+from models.roster import group_place_name
 from models.sheets import Figure, XlsxBook
 from models.ticket import STATE_NAMES, TicketState
 
@@ -55,37 +53,25 @@ TABLE_COLUMNS = (
     "median_hours_to_resolve",
 )
 PLACE_COLUMNS = ("reporters", "neighbour_heads", "participation_rate")
-LEDGER_BATCH = 2000
-LEDGER_TIMES = (
-    "created_at",
-    "first_assigned_at",
-    "assigned_at",
-    "accepted_at",
-    "last_accepted_at",
-    "resolved_at",
-    "closed_at",
-    "ack_due_at",
-    "resolve_due_at",
-)
 
 
 @click.command("report")
-@click.option("--from", "first", type=click.DateTime(["%Y-%m-%d"]), help="第一天（默认今年1月1日）")
-@click.option("--to", "last", type=click.DateTime(["%Y-%m-%d"]), help="最后一天（默认今天）")
-@click.option("--place", "place_name", help="镇、片区、村或组；重名时连上级写：杏林镇/张家村")
+@click.option("--from", "first", type=click.DateTime(["%Y-%m-%d"]), help=cli_texts.REPORT_HELP_FROM)
+@click.option("--to", "last", type=click.DateTime(["%Y-%m-%d"]), help=cli_texts.REPORT_HELP_TO)
+@click.option("--place", "place_name", help=cli_texts.REPORT_HELP_PLACE)
 @click.option(
     "--by",
     type=click.Choice(BREAKDOWN_KEYS),
     default="village",
     show_default=True,
-    help="分组：片区、村、问题类别或承办人",
+    help=cli_texts.REPORT_HELP_BY,
 )
-@click.option("--json", "as_json", is_flag=True, help="输出 JSON，给程序读")
+@click.option("--json", "as_json", is_flag=True, help=cli_texts.REPORT_HELP_JSON)
 @click.option(
     "--xlsx",
     "xlsx_path",
     type=click.Path(dir_okay=False, writable=True, path_type=Path),
-    help="把汇总和台账（每件一行）写进这个 Excel 文件",
+    help=cli_texts.REPORT_HELP_XLSX,
 )
 def report(
     first: datetime | None,
@@ -152,7 +138,7 @@ def _find_place(session: Session, name: str) -> Place:
             ]
         raise click.ClickException(
             texts.REPORT_AMBIGUOUS_PLACE.format(
-                name=name, choices="、".join(choices), example=choices[-1]
+                name=name, choices=cli_texts.LIST_JOIN.join(choices), example=choices[-1]
             )
         )
     return candidates[0]
@@ -391,37 +377,9 @@ def _ledger_sheet(
 
 def ledger_rows(session: Session, scope: Scope, config: FiguresConfig) -> Iterator[dict[str, Any]]:
     """One dict per collected or merged ticket of the scope, oldest first, streamed."""
-    conn: Connection = session.connection()
-    rows = conn.execute(select(PLACE.c.id, PLACE.c.name, PLACE.c.kind, PLACE.c.parent_id))
-    places = {row.id: (row.name, row.kind, row.parent_id) for row in rows}
-    people = conn.execute(select(PERSON.c.id, PERSON.c.name, PERSON.c.phone))
-    names: dict[int, tuple[str, str]] = {row.id: (row.name, row.phone) for row in people}
-    t = TICKET.c
-    columns = [
-        "id",
-        *LEDGER_TIMES,
-        "reporter_id",
-        "assignee_id",
-        "village_id",
-        "place_id",
-        "group_number",
-        "category",
-        "urgent",
-        "summary",
-        "state",
-        "duplicate_of_id",
-        "result",
-        "rating",
-        "reopen_count",
-        "return_count",
-    ]
-    stmt = (
-        select(*(t[name] for name in columns))
-        .where(*ledger_filter(session, scope))
-        .order_by(t.created_at, t.id)
-    )
-    result = conn.execution_options(yield_per=LEDGER_BATCH).execute(stmt)
-    for row in result:
+    lookups = LedgerLookups.load(session.connection())
+    places, names = lookups.places, lookups.people
+    for row in ledger_tickets(session, scope):
         reporter = names.get(row.reporter_id) if row.reporter_id else None
         assignee = names.get(row.assignee_id) if row.assignee_id else None
         yield {
@@ -432,9 +390,9 @@ def ledger_rows(session: Session, scope: Scope, config: FiguresConfig) -> Iterat
             },
             "reporter": reporter[0] if reporter else None,
             "reporter_phone": mask_phone(reporter[1]) if reporter else None,
-            "town": _town_name(places, row.village_id or row.place_id),
+            "town": lookups.town_name(row.village_id or row.place_id),
             "village": places[row.village_id][0] if row.village_id in places else None,
-            "group": f"{row.group_number}组" if row.group_number else None,
+            "group": group_place_name(row.group_number) if row.group_number else None,
             "category": config.category_name(row.category) if row.category else None,
             "urgency": texts.LEDGER_URGENCY[bool(row.urgent)],
             "summary": row.summary,
@@ -448,12 +406,3 @@ def ledger_rows(session: Session, scope: Scope, config: FiguresConfig) -> Iterat
             "reopen_count": row.reopen_count,
             "return_count": row.return_count,
         }
-
-
-def _town_name(places: dict[int, tuple[str, str, int | None]], place_id: int | None) -> str | None:
-    while place_id is not None and place_id in places:
-        name, kind, parent = places[place_id]
-        if kind == "town":
-            return name
-        place_id = parent
-    return None

@@ -1,4 +1,4 @@
-"""`grievance-bot roster …` and `grievance-bot demo seed`: the town's sheet in and out, invites."""
+"""`grievance-bot roster …`: the town's sheet in and out, invites."""
 
 from __future__ import annotations
 
@@ -10,17 +10,16 @@ import click
 from sqlalchemy import Engine
 from sqlmodel import Session
 
+from bot import texts as cli_texts
 from bot.cli_support import open_database
-from bot.scenario import scenario
 from config.calendar import TIMEZONE
 from handlers import texts
 from models.base import utcnow
 from models.binding import create_invite, find_people, unbind_person, unlock
 from models.db import read_session, unit_of_work
-from models.demo_town import DemoTown, database_is_empty, load_demo_config, seed_demo_town
 from models.outbox import enqueue
 from models.person import REPORTER_ROLES, ROLE_NAMES, Person, Role, roles_of
-from models.place import Place, find_places
+from models.place import Place
 from models.roster import (
     ImportResult,
     export_roster,
@@ -38,8 +37,8 @@ def _town(engine: Engine, name: str | None) -> Place:
         town = find_town(session, name)
     if town is None:
         if name:
-            raise click.ClickException(f"没有叫“{name}”的镇。")
-        raise click.ClickException("请用 --town 指定镇名（数据库里没有镇，或有不止一个镇）。")
+            raise click.ClickException(cli_texts.ROSTER_NO_SUCH_TOWN.format(name=name))
+        raise click.ClickException(cli_texts.ROSTER_WHICH_TOWN)
     return town
 
 
@@ -71,9 +70,9 @@ def roster_import(file: Path, town_name: str | None, county_name: str | None) ->
 def roster_template(file: Path) -> None:
     """Write an empty sheet with the headers, one example row and instructions."""
     if file.suffix.lower() != ".xlsx":
-        raise click.ClickException("模板是 Excel 文件，请用 .xlsx 结尾的文件名。")
+        raise click.ClickException(cli_texts.ROSTER_TEMPLATE_NOT_XLSX)
     write_template(file)
-    click.echo(f"已生成名册模板：{file}")
+    click.echo(cli_texts.ROSTER_TEMPLATE_WRITTEN.format(path=file))
 
 
 @roster.command("export")
@@ -82,12 +81,12 @@ def roster_template(file: Path) -> None:
 def roster_export(file: Path, town_name: str | None) -> None:
     """Write the town's active roster to FILE (.xlsx or .csv); it imports back unchanged."""
     if file.suffix.lower() not in (".xlsx", ".csv"):
-        raise click.ClickException("只能导出为 .xlsx 或 .csv 文件。")
+        raise click.ClickException(cli_texts.ROSTER_EXPORT_WRONG_TYPE)
     with open_database() as engine:
         town = _town(engine, town_name)
         with read_session(engine) as session:
             count = export_roster(session, file, town)
-    click.echo(f"已导出 {town.name} 名册 {count} 人：{file}")
+    click.echo(cli_texts.ROSTER_EXPORTED.format(town=town.name, count=count, path=file))
 
 
 def _one_person(session: Session, who: str) -> Person:
@@ -117,7 +116,7 @@ def _local(moment: datetime) -> str:
 @click.option(
     "--move",
     is_flag=True,
-    help="邻长、组长、片长换微信时用：新微信绑定后，旧微信解除绑定并收到通知",
+    help=cli_texts.ROSTER_HELP_MOVE,
 )
 def roster_invite(who: str, move: bool) -> None:
     """Print a one-time 6-digit binding code for WHO (a name or a phone), valid for 7 days.
@@ -131,7 +130,7 @@ def roster_invite(who: str, move: bool) -> None:
         assert person.id is not None
         roles = roles_of(session, person.id)
         if roles <= REPORTER_ROLES and not move:
-            names = "、".join(ROLE_NAMES[role] for role in Role if role in roles)
+            names = cli_texts.LIST_JOIN.join(ROLE_NAMES[role] for role in Role if role in roles)
             raise click.ClickException(
                 texts.ROSTER_INVITE_REPORTER.format(name=person.name, roles=names)
             )
@@ -146,8 +145,8 @@ def roster_invite(who: str, move: bool) -> None:
 
 @roster.command("unlock")
 @click.argument("who", required=False)
-@click.option("--sender", help="也解锁这个微信（openid 或企业微信账号）今天的失败次数")
-@click.option("--all", "everyone", is_flag=True, help="解锁所有人（结束全镇的绑定暂停）")
+@click.option("--sender", help=cli_texts.ROSTER_HELP_SENDER)
+@click.option("--all", "everyone", is_flag=True, help=cli_texts.ROSTER_HELP_ALL)
 def roster_unlock(who: str | None, sender: str | None, everyone: bool) -> None:
     """Lift today's binding lock-out of WHO (a name or phone), of a sender, or of everybody."""
     if not (who or sender or everyone):
@@ -174,7 +173,7 @@ def roster_unlock(who: str | None, sender: str | None, everyone: bool) -> None:
         if everyone:
             what = [texts.ROSTER_UNLOCK_EVERYONE]
         count = unlock(session, now, names=names, phones=phones, sender=sender, everyone=everyone)
-    label = "、".join(what)
+    label = cli_texts.LIST_JOIN.join(what)
     log.info("binding unlocked for %s: %d failures cleared", label, count)
     if count:
         click.echo(texts.ROSTER_UNLOCKED.format(what=label, count=count))
@@ -200,7 +199,7 @@ def roster_unbind(who: str) -> None:
                 now=now,
                 recipient=("wechat", openid),
             )
-            log.warning("office removed the 公众号 binding of person #%s", person.id)
+            log.warning(cli_texts.ROSTER_LOG_UNBOUND, person.id)
         name, phone, userid = person.name, person.phone, person.wecom_userid
     if openid is None:
         click.echo(texts.ROSTER_UNBIND_NONE.format(name=name, phone=phone))
@@ -208,46 +207,3 @@ def roster_unbind(who: str) -> None:
         click.echo(texts.ROSTER_UNBOUND.format(name=name, phone=phone))
     if userid:
         click.echo(texts.ROSTER_UNBIND_WECOM.format(name=name, userid=userid))
-
-
-@click.group()
-def demo() -> None:
-    """The demo town 大栗港镇, for trying the bot out."""
-
-
-demo.add_command(scenario)
-
-
-@demo.command("seed")
-def demo_seed() -> None:
-    """Load 大栗港镇 with its generated roster into an empty database."""
-    town_name = load_demo_config().town
-    with open_database() as engine:
-        with read_session(engine) as session:
-            if find_places(session, town_name):
-                click.echo(f"{town_name} 已经在数据库里了，没有重复生成。")
-                return
-            if not database_is_empty(session):
-                raise click.ClickException("数据库里已有别的名册；演示镇只装进空数据库。")
-        seeded = seed_demo_if_empty(engine)
-    assert seeded is not None
-    click.echo(describe(seeded))
-
-
-def seed_demo_if_empty(engine: Engine) -> DemoTown | None:
-    """Seed the demo town when the database has no places and no people; None otherwise."""
-    with unit_of_work(engine) as session:
-        if not database_is_empty(session):
-            return None
-        return seed_demo_town(session)
-
-
-def describe(demo_town: DemoTown) -> str:
-    """One line saying what the demo seed made."""
-    neighbours = sum(len(people) for people in demo_town.neighbour_heads.values())
-    return (
-        f"已生成演示镇 {demo_town.town.name}：{len(demo_town.zones)} 个片区，"
-        f"{len(demo_town.villages)} 个村，{len(demo_town.groups)} 个组，{neighbours} 名邻长，"
-        f"共 {len(demo_town.people)} 人；{len(demo_town.units)} 个站所。"
-        f"调度员企业微信账号 {demo_town.dispatcher.wecom_userid}。"
-    )

@@ -12,9 +12,10 @@ from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import UTC, datetime, time, timedelta
 
-from sqlalchemy import Engine, func
-from sqlmodel import Session, col, select
+from sqlalchemy import Engine
+from sqlmodel import Session
 
+from bot import texts as cli_texts
 from config.calendar import TIMEZONE
 from config.office import OfficeConfig
 from config.settings import Settings
@@ -25,15 +26,21 @@ from handlers.views import local_due
 from models.db import read_session, unit_of_work
 from models.figures import Figures, compute_figures, format_percent
 from models.outbox import enqueue
-from models.person import Person, PersonRole, Role
+from models.person import Person, Role
 from models.place import Place
-from models.ticket import OPEN_STATES, Ticket
 from models.tickets import open_tickets_of
+from models.workload import (
+    busiest_categories,
+    busiest_villages,
+    open_assignee_ids,
+    open_count,
+    overdue_in,
+    people_with_roles,
+)
 
 # WeChat text messages hold 2048 bytes; about 600 Chinese characters leave room to spare.
 MAX_MESSAGE_CHARS = 600
 EPOCH = datetime(2000, 1, 1, tzinfo=UTC)
-OPEN = [state.value for state in OPEN_STATES]
 
 
 @dataclass
@@ -109,23 +116,11 @@ def _enqueue(session: Session, digest: Digest, now: datetime) -> int:
 def cadre_digest(ctx: Context, person: Person) -> str | None:
     """A cadre's open tickets, overdue first; None when they have none."""
     assert person.id is not None
-    total = ctx.session.exec(
-        select(func.count())
-        .select_from(Ticket)
-        .where(Ticket.assignee_id == person.id, col(Ticket.state).in_(OPEN))
-    ).one()
+    total = open_count(ctx.session, person.id)
     if not total:
         return None
     tickets = open_tickets_of(ctx.session, person.id, ctx.now, limit=15)
-    overdue = ctx.session.exec(
-        select(func.count())
-        .select_from(Ticket)
-        .where(
-            Ticket.assignee_id == person.id,
-            col(Ticket.state).in_(OPEN),
-            col(Ticket.resolve_due_at) < ctx.now,
-        )
-    ).one()
+    overdue = open_count(ctx.session, person.id, overdue_at=ctx.now)
     lines = [texts.DIGEST_CADRE_HEADER.format(name=person.name, count=total, overdue=overdue)]
     for ticket in tickets:
         late = (
@@ -170,24 +165,12 @@ def overseer_digest(ctx: Context, person: Person, place: Place) -> str:
     overall = compute_figures(
         session, start=EPOCH, end=ctx.now, as_of=ctx.now, place=place, config=config
     )
-    in_place = col(Ticket.place_path).startswith(place.path)
     lines = [
         texts.DIGEST_OVERSEER_HEADER.format(name=person.name, place=place.name),
         _figures_line(texts.DIGEST_THIS_WEEK, this_week),
         _figures_line(texts.DIGEST_CUMULATIVE, overall),
     ]
-    late_stmt = (
-        select(Ticket, Person)
-        .join(Person, col(Person.id) == Ticket.assignee_id, isouter=True)
-        .where(in_place, col(Ticket.state).in_(OPEN), col(Ticket.resolve_due_at) < ctx.now)
-        .order_by(col(Ticket.resolve_due_at))
-    )
-    late = list(session.exec(late_stmt.limit(10)))
-    late_total = session.exec(
-        select(func.count())
-        .select_from(Ticket)
-        .where(in_place, col(Ticket.state).in_(OPEN), col(Ticket.resolve_due_at) < ctx.now)
-    ).one()
+    late, late_total = overdue_in(session, place, ctx.now, limit=10)
     lines.append(texts.DIGEST_OVERDUE_HEADER.format(count=late_total))
     for ticket, assignee in late:
         lines.append(
@@ -198,42 +181,20 @@ def overseer_digest(ctx: Context, person: Person, place: Place) -> str:
                 due=local_due(ticket.resolve_due_at),
             )
         )
-    by_village = session.exec(
-        select(Place.name, func.count())
-        .select_from(Ticket)
-        .join(Place, col(Place.id) == Ticket.village_id)
-        .where(in_place, col(Ticket.state).in_(OPEN))
-        .group_by(Place.name)
-        .order_by(func.count().desc(), Place.name)
-        .limit(3)
-    ).all()
-    by_category = session.exec(
-        select(Ticket.category, func.count())
-        .where(in_place, col(Ticket.state).in_(OPEN))
-        .group_by(Ticket.category)
-        .order_by(func.count().desc(), col(Ticket.category))
-        .limit(3)
-    ).all()
+    by_village = busiest_villages(session, place, limit=3)
+    by_category = busiest_categories(session, place, limit=3)
     if by_village:
-        most = "、".join(f"{name}{count}件" for name, count in by_village)
+        most = cli_texts.LIST_JOIN.join(
+            cli_texts.DIGEST_TOP_ITEM.format(name=name, count=count) for name, count in by_village
+        )
         lines.append(texts.DIGEST_TOP_VILLAGES.format(list=most))
     if by_category:
-        most = "、".join(
-            f"{category_name(ctx.office, code)}{count}件" for code, count in by_category
+        most = cli_texts.LIST_JOIN.join(
+            cli_texts.DIGEST_TOP_ITEM.format(name=category_name(ctx.office, code), count=count)
+            for code, count in by_category
         )
         lines.append(texts.DIGEST_TOP_CATEGORIES.format(list=most))
     return "\n".join(lines)
-
-
-def _people_with_roles(session: Session, roles: set[Role]) -> list[Person]:
-    stmt = (
-        select(Person)
-        .join(PersonRole, col(PersonRole.person_id) == Person.id)
-        .where(col(PersonRole.role).in_([r.value for r in roles]), Person.active == True)  # noqa: E712
-        .distinct()
-        .order_by(col(Person.id))
-    )
-    return list(session.exec(stmt))
 
 
 def weekly_digests(ctx: Context, week: str) -> tuple[list[Digest], DigestCounts]:
@@ -241,10 +202,7 @@ def weekly_digests(ctx: Context, week: str) -> tuple[list[Digest], DigestCounts]
     session = ctx.session
     counts = DigestCounts()
     digests: list[Digest] = []
-    assignees = session.exec(
-        select(Ticket.assignee_id).where(col(Ticket.state).in_(OPEN)).distinct()
-    ).all()
-    for person_id in sorted(i for i in assignees if i is not None):
+    for person_id in open_assignee_ids(session):
         person = session.get(Person, person_id)
         if person is None or not person.active:
             continue
@@ -252,7 +210,7 @@ def weekly_digests(ctx: Context, week: str) -> tuple[list[Digest], DigestCounts]
         if text is not None:
             digests.append(Digest(person_id, text, f"{week}:{person_id}"))
             counts.cadres += 1
-    for person in _people_with_roles(session, {Role.dispatcher, Role.leader}):
+    for person in people_with_roles(session, {Role.dispatcher, Role.leader}):
         place = session.get(Place, person.place_id)
         if place is None or person.id is None:
             continue

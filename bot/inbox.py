@@ -27,6 +27,7 @@ from config.calendar import TIMEZONE
 from config.office import OfficeConfig
 from config.settings import Settings
 from handlers import texts
+from handlers.parsers import ParserCache
 from handlers.router import Context, Message, Router
 from models.base import utcnow
 from models.conversation import ConversationState
@@ -267,8 +268,10 @@ class Inbox:
         services: dict[str, Any] | None = None,
         clock: Callable[[], datetime] = utcnow,
         spool: Spool | None = None,
+        parsers: ParserCache | None = None,
     ) -> None:
         self.engine = engine
+        self.parsers = parsers or ParserCache()  # the app's, or this inbox's own (worker, CLI)
         self.settings = settings
         self.router = router
         self.office = office
@@ -352,6 +355,7 @@ class Inbox:
             now=now,
             office=self.office,
             services=self.services,
+            parsers=self.parsers,
         )
         text = self.router.dispatch(message, ctx)
         record.reply = render_reply(text, raw, now) if text else SUCCESS

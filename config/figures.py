@@ -70,6 +70,9 @@ class FiguresConfig:
     weights: Mapping[str, float] = field(default_factory=lambda: DEFAULT_WEIGHTS)
     labels: Mapping[str, str] = field(default_factory=lambda: DEFAULT_LABELS)
     category_names: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
+    # PostgreSQL: a read-only report computes its medians on a second connection meanwhile
+    # (models/figures/beside.py has the measurement). SQLite always uses one connection.
+    second_connection: bool = True
 
     def category_name(self, code: str) -> str:
         """The display name of a category code, or the code when the taxonomy does not know it."""
@@ -99,7 +102,8 @@ def parse_figures_config(
     category_names: Mapping[str, str] | None = None,
 ) -> FiguresConfig:
     """Validate an already-decoded figures document and build the FiguresConfig."""
-    unknown = sorted(set(data) - {"headline", "percent_decimals", "score", "labels"})
+    known = {"headline", "percent_decimals", "second_connection", "score", "labels"}
+    unknown = sorted(set(data) - known)
     if unknown:
         raise FiguresConfigError(f"{where}: unknown key(s) {', '.join(unknown)}")
     headline = data.get("headline", DEFAULT_HEADLINE)
@@ -108,9 +112,13 @@ def parse_figures_config(
     decimals = data.get("percent_decimals", 1)
     if isinstance(decimals, bool) or not isinstance(decimals, int) or not 0 <= decimals <= 4:
         raise FiguresConfigError(f"{where}: percent_decimals must be a whole number from 0 to 4")
+    second_connection = data.get("second_connection", True)
+    if not isinstance(second_connection, bool):
+        raise FiguresConfigError(f"{where}: second_connection must be true or false")
     return FiguresConfig(
         headline=headline,
         percent_decimals=decimals,
+        second_connection=second_connection,
         weights=MappingProxyType(_weights(data.get("score", {}), f"{where}: [score]")),
         labels=MappingProxyType(_labels(data.get("labels", {}), f"{where}: [labels]")),
         category_names=MappingProxyType(dict(category_names or {})),

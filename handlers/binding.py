@@ -9,7 +9,7 @@ from datetime import datetime
 from sqlmodel import col, select
 
 from config.calendar import TIMEZONE
-from handlers import texts
+from handlers import texts, words
 from handlers.router import NO_REPLY, Context, Message, Reply, normalize_text
 from models.binding import (
     BindResult,
@@ -31,13 +31,11 @@ from models.person import (
 )
 from models.place import Place, PlaceKind, ancestors
 
-BIND_WORDS = ("绑定", "綁定")
-WHOAMI_WORDS = ("我是谁", "我是誰", "whoami", "我的身份", "查看绑定")
-UNBIND_WORDS = ("解绑", "解除绑定", "取消绑定", "解綁")
+BIND_WORDS = words.BIND
 _BIND_COMMAND = re.compile(rf"^(?:{'|'.join(BIND_WORDS)})(.*)$", re.DOTALL)
 # Spaces or dashes inside a number ("138 0000 0000", "123 456") are how phones get typed.
 _DIGIT_GAPS = re.compile(r"(?<=\d)[\s\-]+(?=\d)")
-_SEPARATORS = re.compile(r"[\s,，:：;；、.。+\-]+")
+_SEPARATORS = re.compile(words.BIND_SEPARATORS)
 _ROLE_ORDER = tuple(Role)
 log = logging.getLogger(__name__)
 
@@ -67,8 +65,12 @@ def parse_bind(text: str) -> tuple[str, str] | str | None:
 
 def _roles_text(roles: set[Role], title: str | None) -> str:
     names = [ROLE_NAMES[role] for role in _ROLE_ORDER if role in roles]
-    text = "、".join(names)
-    return f"{text}（{title}）" if title and title not in names else text
+    text = texts.LIST_SEPARATOR.join(names)
+    return (
+        texts.ROLES_WITH_TITLE.format(roles=text, title=title)
+        if title and title not in names
+        else text
+    )
 
 
 def _place_text(ctx: Context, person: Person) -> str:
@@ -185,7 +187,9 @@ def whoami(message: Message, ctx: Context) -> Reply:
         .order_by(col(Place.path))
     ).all()
     if covered:
-        extra += texts.WHOAMI_COVERS.format(villages="、".join(dict.fromkeys(covered)))
+        extra += texts.WHOAMI_COVERS.format(
+            villages=texts.LIST_SEPARATOR.join(dict.fromkeys(covered))
+        )
     if message.channel == "wecom":
         extra += texts.WHOAMI_WECOM_FOOTER.format(userid=message.sender)
     else:

@@ -1,25 +1,32 @@
-"""Reading commands as people type them: 签收 12, 签收#12, 签收 12号, 办结 工单12 已修好…"""
+"""Ticket commands as people type them (签收 12, 签收#12, 办结 工单12 已修好…), registered once.
+
+`@command(words.ACCEPT, roles=HANDLER_ROLES, usage=texts.ACCEPT_USAGE)` turns a function of a
+`Call` (the sender, their roles and the parsed command) into a router handler: the verb, the
+number and the rest are parsed once, the sender is looked up once, and a `Refusal` raised by a
+ticket action (models/actions.py) is worded here from handlers/texts.py, in one mapping.
+"""
 
 from __future__ import annotations
 
 import re
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from functools import cached_property
+from typing import Any
 
-from handlers.router import Context, Filter, Message, normalize
-from models.person import Person, Role, roles_of
+from handlers import texts, words
+from handlers.notify import desk_of
+from handlers.router import Context, Filter, Message, Reply, normalize
+from models.actions import DISPATCH_ROLES, Actor, Desk, Reason, Refusal
+from models.person import Person, Role
+from models.ticket import STATE_NAMES, TicketState
 
-DISPATCH_ROLES = frozenset({Role.dispatcher, Role.leader, Role.admin})
+__all__ = ["DISPATCH_ROLES", "Call", "Command", "command", "parse_command"]
 
-# A ticket number; "3组", "5户", "3天" are groups, households and days, not ticket numbers.
-_NUMBER = r"(?:工单|单号)?\s*[#＃]?\s*(\d{1,9})(?!\d|\s*[组組队户天个人家])\s*号?"
-# What may follow a verb directly: a separator, a number, or (for 改) what is being corrected.
-_AFTER_VERB = r"[\s\d#＃:：,，。！!~]|工单|单号|类别|分类|类型|村|地点|紧急|不急"
 # Without a ticket number, a verb followed by this much text is somebody's prose, not a command:
 # "派人来看看，3组水管爆了", "同意，村里那条路…".
 PROSE_CHARS = 4
-_CN_DIGITS = "零一二三四五六七八九"
-# What separates a command's parts from its text, as typed in either width.
-_EDGES = " \u3000，,：:。！!~\uff5e"
+_EDGES = words.EDGES
 
 
 @dataclass(frozen=True)
@@ -44,11 +51,11 @@ def parse_command(text: str, verbs: tuple[str, ...]) -> Command | None:
         if not clean.startswith(verb):
             continue
         tail = clean[len(verb) :]
-        if tail and not re.match(_AFTER_VERB, tail):
+        if tail and not re.match(words.AFTER_VERB, tail):
             continue  # "满意度…" is not the verb 满意
         start = len(verb) + len(tail) - len(tail.lstrip())
         number = None
-        match = re.match(_NUMBER, clean[start:])
+        match = re.match(words.TICKET_NUMBER, clean[start:])
         if match:
             number = int(match.group(1))
             start += match.end()
@@ -58,31 +65,137 @@ def parse_command(text: str, verbs: tuple[str, ...]) -> Command | None:
     return None
 
 
-def begin_command(
-    message: Message,
-    ctx: Context,
+@dataclass
+class Call:
+    """One ticket command being handled: the message, its context, the sender and the command."""
+
+    message: Message
+    ctx: Context
+    person: Person
+    actor: Actor
+    command: Command
+
+    @cached_property
+    def desk(self) -> Desk:
+        """Where the ticket actions of this message happen."""
+        return desk_of(self.ctx)
+
+    @property
+    def number(self) -> int:
+        """The ticket number (the registration's `usage` made it required)."""
+        assert self.command.number is not None
+        return self.command.number
+
+
+CommandFunction = Callable[[Call], Reply]
+
+
+class CommandHandler:
+    """A router handler for one registered command (see `command`)."""
+
+    def __init__(
+        self,
+        function: CommandFunction,
+        verbs: tuple[str, ...],
+        *,
+        roles: frozenset[Role] | None,
+        refuse_others: bool,
+        leave_prose: bool,
+        usage: texts.Usage | None,
+        refusals: Mapping[Reason, str],
+    ) -> None:
+        self.function, self.verbs, self.roles = function, verbs, roles
+        self.refuse_others, self.leave_prose = refuse_others, leave_prose
+        self.usage, self.refusals = usage, refusals
+        self.__name__ = function.__name__
+        self.__doc__ = function.__doc__
+
+    def __call__(self, message: Message, ctx: Context) -> Reply:
+        """The command's answer; None lets the router move on to the next handler."""
+        person = ctx.person(message)
+        command = parse_command(message.content, self.verbs)
+        if person is None or command is None:
+            return None
+        if self.leave_prose and command.number is None and len(command.rest) >= PROSE_CHARS:
+            return None  # text that only starts like a command ("派人来看看…") is intake's
+        actor = Actor.of(ctx.session, person, via="chat")
+        if self.roles is not None and not actor.roles & self.roles:
+            # Without a refusal, a 邻长's "进度 3" goes on to be their 查询.
+            if self.refuse_others and command.number is not None:
+                return self.word(Refusal(Reason.not_allowed, ticket=command.number), ctx)
+            return None
+        if self.usage is not None and command.number is None:
+            return texts.NEED_NUMBER.format(example=self.usage.example)
+        try:
+            return self.function(Call(message, ctx, person, actor, command))
+        except Refusal as refusal:
+            return self.word(refusal, ctx)
+
+    def word(self, refusal: Refusal, ctx: Context) -> str:
+        """A refusal as the sender reads it."""
+        template = self.refusals.get(refusal.reason) or texts.REFUSALS[refusal.reason]
+        return template.format(**refusal_fields(refusal, ctx, self.usage))
+
+
+def refusal_fields(refusal: Refusal, ctx: Context, usage: texts.Usage | None) -> dict[str, Any]:
+    """The values the refusal templates refer to."""
+    detail = refusal.detail
+    fields: dict[str, Any] = {
+        **detail,
+        "id": refusal.ticket if refusal.ticket is not None else "",
+        "categories": texts.LIST_SEPARATOR.join(c.name for c in ctx.taxonomy.categories),
+    }
+    if "state" in detail:
+        fields["state"] = STATE_NAMES.get(TicketState(detail["state"]), detail["state"])
+    if "phones" in detail:
+        fields["phones"] = texts.LIST_SEPARATOR.join(detail["phones"])
+    if usage is not None:
+        fields.update(example=usage.example, action=usage.step, command=usage.name, what=usage.what)
+    return fields
+
+
+def command(
     verbs: tuple[str, ...],
     *,
     roles: frozenset[Role] | None = None,
-    refusal: str | None = None,
-) -> tuple[Person, Command] | str | None:
-    """The bound sender and their ticket command; None lets the router move on.
+    refuse_others: bool = True,
+    leave_prose: bool = True,
+    usage: texts.Usage | None = None,
+    refusals: Mapping[Reason, str] | None = None,
+) -> Callable[[CommandFunction], CommandHandler]:
+    """Register the decorated function as the handler of `verbs`.
 
-    Text that only starts like a command ("派人来看看…") is left to intake. With `roles`, a sender
-    holding none of them gets `refusal` when they named a ticket, and is otherwise left to the
-    handlers after this one (without a refusal, a 邻长's "进度 3" goes on to be their 查询).
+    - `roles`: who may use the command. A sender holding none of them who named a ticket is
+      refused (`refuse_others`), or passed on to the next handler (a 邻长's 进度 12 is a 查询).
+    - `leave_prose`: verb + four or more characters and no number is prose, left to intake.
+    - `usage`: the command needs a ticket number; its example and the words of its refusals.
+    - `refusals`: this command's own wording of some reasons (handlers/texts.py REFUSALS).
     """
-    person = ctx.person(message)
-    command = parse_command(message.content, verbs)
-    if person is None or command is None:
-        return None
-    if command.number is None and len(command.rest) >= PROSE_CHARS:
-        return None
-    if roles is not None:
-        assert person.id is not None
-        if not roles_of(ctx.session, person.id) & roles:
-            return refusal if command.number is not None else None
-    return person, command
+
+    def register(function: CommandFunction) -> CommandHandler:
+        return CommandHandler(
+            function,
+            verbs,
+            roles=roles,
+            refuse_others=refuse_others,
+            leave_prose=leave_prose,
+            usage=usage,
+            refusals=refusals or {},
+        )
+
+    return register
+
+
+def dispatcher_command(
+    verbs: tuple[str, ...], *, usage: texts.Usage | None = None
+) -> Callable[[CommandFunction], CommandHandler]:
+    """A command for dispatchers, leaders and admins above the ticket."""
+    return command(
+        verbs,
+        roles=DISPATCH_ROLES,
+        usage=usage,
+        refusals={Reason.not_allowed: texts.NOT_A_DISPATCHER},
+    )
 
 
 def command_filter(*verbs: str) -> Filter:
@@ -96,7 +209,7 @@ def command_filter(*verbs: str) -> Filter:
 
 def leading_number(text: str) -> tuple[int | None, str]:
     """A number at the start of `text` (arabic or simple Chinese) and what follows it."""
-    match = re.match(r"\s*(\d+|[一二两三四五六七八九十]{1,3})\s*", text)
+    match = re.match(words.LEADING_NUMBER, text)
     if not match:
         return None, text
     return chinese_number(match.group(1)), text[match.end() :]
@@ -106,14 +219,15 @@ def chinese_number(word: str) -> int | None:
     """1 to 99 written as 3, 十二, 二十, 两…"""
     if word.isdigit():
         return int(word)
-    word = word.replace("两", "二")
-    if word == "十":
+    word = word.replace(words.CN_TWO, words.CN_TWO_PLAIN)
+    digits, ten = words.CN_DIGITS, words.CN_TEN
+    if word == ten:
         return 10
-    if "十" in word:
-        tens, _, units = word.partition("十")
-        tens_value = _CN_DIGITS.index(tens) if tens else 1
-        units_value = _CN_DIGITS.index(units) if units else 0
+    if ten in word:
+        tens, _, units = word.partition(ten)
+        tens_value = digits.index(tens) if tens else 1
+        units_value = digits.index(units) if units else 0
         return tens_value * 10 + units_value
-    if len(word) == 1 and word in _CN_DIGITS:
-        return _CN_DIGITS.index(word)
+    if len(word) == 1 and word in digits:
+        return digits.index(word)
     return None

@@ -7,8 +7,6 @@ from handlers.commands import DISPATCH_ROLES
 from handlers.router import Context, Message, Reply
 from models.person import HANDLER_ROLES, roles_of
 
-HELP_WORDS = ("帮助", "菜单", "?", "help", "功能", "怎么用")
-
 
 def show_help(message: Message, ctx: Context) -> Reply:
     """Show what the bot understands, with the commands of the sender's roles."""

@@ -7,13 +7,16 @@ from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlmodel import Session, col, select
+from sqlmodel import Session
 
-from handlers import questions, texts
-from handlers.assignment import assign, category_name, notify, route, ticket_fields
-from handlers.commands import chinese_number, parse_command
-from handlers.parser import COURTESY, FORWARDED, LOGISTICS, RESOLVED, GrievanceParser, ParseResult
+from handlers import questions, texts, words
+from handlers.assignment import category_name, ticket_fields
+from handlers.commands import Call, chinese_number, command
+from handlers.notify import desk_of
+from handlers.parser import COURTESY, FORWARDED, LOGISTICS, RESOLVED, ParseResult
 from handlers.router import NO_REPLY, Context, Message, Reply, to_simplified
+from models import actions
+from models.actions import Correction, Reason, find_village, village_names
 from models.conversation import Question
 from models.person import REPORTER_ROLES, Person, roles_of
 from models.place import Place, PlaceKind, village_of
@@ -21,51 +24,18 @@ from models.routing import RouteChoice, dispatchers_for
 from models.ticket import Attachment, Ticket, TicketState
 from models.tickets import (
     add_attachment,
-    cancel_pending_requests,
     locate,
     new_ticket,
     open_draft_of,
     recent_ticket_of,
     stale_drafts,
 )
-from models.workflow import change_state, record_event
+from models.workflow import change_state
+
+__all__ = ["find_village", "village_names"]  # bot/cli_parse.py reads the villages as intake does
 
 MEDIA_TYPES = ("image", "voice", "video", "shortvideo", "location", "link", "file")
-CORRECTABLE = (TicketState.submitted.value, TicketState.assigned.value)
-WITHDRAWABLE = (
-    TicketState.draft.value,
-    TicketState.submitted.value,
-    TicketState.assigned.value,
-    TicketState.accepted.value,
-    TicketState.in_progress.value,
-    TicketState.returned.value,
-)
 DRAFT_TIMEOUT = timedelta(days=1)
-
-# One parser per process: each holds jieba's dictionary (about 70 MB), so when the roster's
-# villages change the old one is dropped rather than kept beside the new one.
-_parser: tuple[tuple[tuple[str, ...], str], GrievanceParser] | None = None
-
-
-def village_names(session: Session) -> tuple[str, ...]:
-    """Every village name on the roster, sorted (the parser's place words)."""
-    stmt = select(Place.name).where(Place.kind == PlaceKind.village.value).distinct()
-    return tuple(sorted(session.exec(stmt)))
-
-
-def parser_for(ctx: Context) -> GrievanceParser:
-    """The parser for this roster's villages, rebuilt only when the village list changes."""
-    global _parser
-    key = (village_names(ctx.session), str(ctx.settings.taxonomy_file))
-    if _parser is None or _parser[0] != key:
-        _parser = (key, GrievanceParser(ctx.taxonomy, key[0]))
-    return _parser[1]
-
-
-def warm_up(ctx: Context) -> None:
-    """Build the parser before the first message arrives (jieba takes about half a second)."""
-    if village_names(ctx.session):
-        parser_for(ctx)
 
 
 def home_of(session: Session, person: Person) -> tuple[Place | None, int | None]:
@@ -78,23 +48,11 @@ def home_of(session: Session, person: Person) -> tuple[Place | None, int | None]
     return village, number
 
 
-def find_village(session: Session, name: str, near: Place | None) -> Place | None:
-    """A village by name, preferring one in the same town as `near`."""
-    candidates = list(
-        session.exec(select(Place).where(Place.name == name, Place.kind == PlaceKind.village.value))
-    )
-    if near is not None and len(candidates) > 1:
-        town_path = "/".join(near.path.split("/")[:-3]) + "/"
-        same_town = [c for c in candidates if c.path.startswith(town_path)]
-        candidates = same_town or candidates
-    return candidates[0] if candidates else None
-
-
 def _parse(
     ctx: Context, person: Person, text: str, *, assume_problem: bool = False
 ) -> tuple[ParseResult, Place | None]:
     home_village, home_group = home_of(ctx.session, person)
-    result = parser_for(ctx).parse(
+    result = ctx.parsers.parser(ctx.session, ctx.taxonomy).parse(
         to_simplified(text),
         home_village.name if home_village else None,
         home_group,
@@ -116,9 +74,10 @@ def _fill(ctx: Context, ticket: Ticket, result: ParseResult, village: Place | No
 
 
 def _route_and_assign(ctx: Context, ticket: Ticket, person: Person) -> None:
-    choice = route(ctx, ticket)
+    desk = desk_of(ctx)
+    choice = actions.route(desk, ticket)
     if choice is not None:
-        assign(ctx, ticket, choice, actor_id=None)
+        actions.assign(desk, ticket, choice, actor_id=None)
 
 
 # Below this confidence the reply offers the correction of the category the parser thought next.
@@ -143,7 +102,7 @@ def _fixit_line(ctx: Context, ticket: Ticket, result: ParseResult, person: Perso
             fixes.append(texts.FIX_CATEGORY_ANY)
     home, group = home_of(ctx.session, person)
     if home is not None and home.id != ticket.village_id:
-        place = f"{home.name} {group}组" if group else home.name
+        place = texts.HOME_PLACE.format(village=home.name, number=group) if group else home.name
         fixes.append(texts.FIX_PLACE.format(place=place))
     fixes.append(texts.FIX_NOT_URGENT if ticket.urgent else texts.FIX_URGENT)
     return texts.FIXIT.format(fixes=texts.FIX_SEPARATOR.join(fixes), id=ticket.id)
@@ -151,9 +110,9 @@ def _fixit_line(ctx: Context, ticket: Ticket, result: ParseResult, person: Perso
 
 def friendly_reply(text: str) -> str:
     """A short, warm answer to a greeting, a thank-you or an acknowledgement."""
-    if re.search(r"谢|感谢|辛苦|🙏", text):
+    if re.search(words.THANKS, text):
         return texts.THANKS_REPLY
-    if re.search(r"你好|您好|早上好|晚上好|在吗|在不在|hello|hi", text, re.IGNORECASE):
+    if re.search(words.GREETING, text, re.IGNORECASE):
         return texts.GREETING_REPLY
     return texts.ACK_REPLY
 
@@ -294,7 +253,7 @@ def attach(message: Message, ctx: Context) -> Reply:
         return texts.NOT_A_REPORTER
     if message.type == "voice" and message.content.strip():
         return report(message, ctx)
-    kind = texts.MEDIA_KINDS.get(message.type, "附件")
+    kind = texts.MEDIA_KINDS.get(message.type, texts.ATTACHMENT_KIND)
     ticket = open_draft_of(ctx.session, person.id) or recent_ticket_of(
         ctx.session, person.id, ctx.now
     )
@@ -332,164 +291,66 @@ def release_stale_drafts(ctx: Context) -> int:
             now=ctx.now,
             note=texts.DRAFT_TIMEOUT_NOTE,
         )
+        desk = desk_of(ctx)
         dispatchers = dispatchers_for(ctx.session, ticket)
         choice = (
-            RouteChoice(dispatchers[0], "dispatcher:draft") if dispatchers else route(ctx, ticket)
+            RouteChoice(dispatchers[0], "dispatcher:draft")
+            if dispatchers
+            else actions.route(desk, ticket)
         )
         if choice is not None:
-            assign(ctx, ticket, choice, actor_id=None)
+            actions.assign(desk, ticket, choice, actor_id=None)
     return len(released)
 
 
 # ---------------------------------------------------------------- corrections and withdrawal
 
-CORRECTION_VERBS = ("改",)
-WITHDRAW_VERBS = ("撤回", "撤销", "取消")
 
-
-def _latest_correctable(session: Session, person_id: int) -> Ticket | None:
-    stmt = (
-        select(Ticket)
-        .where(Ticket.reporter_id == person_id, col(Ticket.state).in_(CORRECTABLE))
-        .order_by(col(Ticket.id).desc())
-    )
-    return session.exec(stmt).first()
-
-
-def _own_ticket(session: Session, person_id: int, number: int) -> Ticket | None:
-    ticket = session.get(Ticket, number)
-    return ticket if ticket is not None and ticket.reporter_id == person_id else None
-
-
-def correct(message: Message, ctx: Context) -> Reply:
+@command(
+    words.CORRECT,
+    leave_prose=False,
+    refusals={
+        Reason.wrong_state: texts.CORRECTION_TOO_LATE,
+        Reason.needs_text: texts.CORRECTION_HELP,
+    },
+)
+def correct(call: Call) -> Reply:
     """改 类别 饮水 / 改 村 张家村 3组 / 改 紧急 / 改 不急 — before the ticket is acknowledged."""
-    person = ctx.person(message)
-    command = parse_command(message.content, CORRECTION_VERBS)
-    if person is None or command is None:
-        return None
-    assert person.id is not None
-    if command.number is not None:
-        ticket = _own_ticket(ctx.session, person.id, command.number)
-        if ticket is None:
-            return texts.NOT_FOUND.format(id=command.number)
-        if ticket.state not in CORRECTABLE:
-            return texts.CORRECTION_TOO_LATE.format(id=ticket.id)
-    else:
-        ticket = _latest_correctable(ctx.session, person.id)
-        if ticket is None:
-            return texts.NOTHING_TO_CORRECT
-    rest = command.rest.replace(" ", "")
-    taxonomy = ctx.taxonomy
-    categories = "、".join(c.name for c in taxonomy.categories)
-    reroute = False
-    if rest.startswith(("类别", "分类", "类型")):
-        word = re.sub(r"^(类别|分类|类型)(为|成|是)?", "", rest)
-        code = _category_code(ctx, word)
-        if code is None:
-            return texts.UNKNOWN_CATEGORY.format(word=word, categories=categories)
-        what = f"类别改为{taxonomy.get(code).name}"
-        reroute = code != ticket.category
-        ticket.category = code
-    elif rest.startswith(("村", "地点", "组")):
-        found = _place_correction(ctx, ticket, rest)
-        if isinstance(found, str):
-            return found
-        village, group = found
-        reroute = village.id != ticket.village_id
-        locate(ctx.session, ticket, village, group)
-        what = f"地点改为{village.name}{f'{group}组' if group else ''}"
-    elif rest in ("紧急", "急", "加急", "很急"):
-        ticket.urgent, what = True, "改为紧急"
-    elif rest in ("不急", "不紧急", "一般"):
-        ticket.urgent, what = False, "改为不急"
-    else:
-        return texts.CORRECTION_HELP.format(categories=categories)
-    ticket.updated_at = ctx.now
-    ctx.session.add(ticket)
-    record_event(ctx.session, ticket, "corrected", now=ctx.now, actor_id=person.id, note=what)
-    placed_by_hand = ticket.route.startswith(("dispatcher:", "transfer:"))
-    if reroute and ticket.state == TicketState.assigned.value and not placed_by_hand:
-        choice = route(ctx, ticket)
-        if choice is not None and choice.person.id != ticket.assignee_id:
-            previous = ticket.assignee_id
-            assign(ctx, ticket, choice, actor_id=person.id, kind="rerouted", note=what)
-            text = texts.NOTIFY_TAKEN_OFF_REROUTED.format(id=ticket.id)
-            notify(ctx, previous, "taken_off", text, ticket)
-    elif ticket.state == TicketState.assigned.value and ticket.assigned_at is not None:
-        from models.deadlines import set_deadlines
-
-        set_deadlines(ctx.session, ticket, ticket.assigned_at, sla=ctx.sla, calendar=ctx.calendar)
-    fields = ticket_fields(ctx, ticket)
-    return texts.CORRECTED.format(what=what, **fields)
+    change = read_correction(call.command.rest.replace(" ", ""))
+    done = actions.correct(call.desk, call.actor, call.command.number, change)
+    fields = ticket_fields(call.ctx, done.ticket)
+    return texts.CORRECTED.format(what=done.note, **fields)
 
 
-def _category_code(ctx: Context, word: str) -> str | None:
-    taxonomy = ctx.taxonomy
-    word = word.strip()
-    if not word:
-        return None
-    for category in taxonomy.categories:
-        if word in (category.code, category.name) or word in category.name:
-            return category.code
-    for category in taxonomy.categories:
-        if word in category.keywords:
-            return category.code
-    return None
+def read_correction(rest: str) -> Correction:
+    """What 改 … asks to change; an empty Correction when it names nothing we can change."""
+    if rest.startswith(words.CATEGORY_FIELDS):
+        return Correction(category=re.sub(words.CATEGORY_PREFIX, "", rest), typed=rest)
+    if rest.startswith(words.PLACE_FIELDS):
+        body = re.sub(words.PLACE_PREFIX, "", rest)
+        group = None
+        match = re.search(words.GROUP_IN_PLACE, body)
+        if match:
+            group = chinese_number(match.group(1))
+            body = body[: match.start()] + body[match.end() :]
+        return Correction(place=body.strip(), group=group, typed=rest)
+    if rest in words.URGENT:
+        return Correction(urgent=True, typed=rest)
+    if rest in words.NOT_URGENT:
+        return Correction(urgent=False, typed=rest)
+    return Correction(typed=rest)
 
 
-def _place_correction(ctx: Context, ticket: Ticket, rest: str) -> tuple[Place, int | None] | str:
-    body = re.sub(r"^(村|地点)(为|成|是|到)?", "", rest)
-    group = None
-    match = re.search(r"第?(\d{1,3}|[一二两三四五六七八九十]{1,3})[组队]", body)
-    if match:
-        group = chinese_number(match.group(1))
-        body = body[: match.start()] + body[match.end() :]
-    body = body.strip()
-    current = ctx.session.get(Place, ticket.village_id) if ticket.village_id else None
-    if not body:
-        if current is None:
-            return texts.UNKNOWN_VILLAGE.format(word=rest)
-        return current, group
-    names = village_names(ctx.session)
-    exact = [n for n in names if n == body]
-    loose = [
-        n for n in names if n.removesuffix("村").removesuffix("社区") == body.removesuffix("村")
-    ]
-    matches = exact or loose
-    village = find_village(ctx.session, matches[0], current) if matches else None
-    if village is None:
-        return texts.UNKNOWN_VILLAGE.format(word=body)
-    return village, group
-
-
-def withdraw(message: Message, ctx: Context) -> Reply:
+@command(
+    words.WITHDRAW,
+    leave_prose=False,
+    usage=texts.WITHDRAW_USAGE,
+    refusals={Reason.wrong_state: texts.CANNOT_WITHDRAW},
+)
+def withdraw(call: Call) -> Reply:
     """撤回 #12 — the reporter withdraws their own ticket before it is resolved."""
-    person = ctx.person(message)
-    command = parse_command(message.content, WITHDRAW_VERBS)
-    if person is None or command is None:
-        return None
-    assert person.id is not None
-    if command.number is None:
-        return texts.NEED_NUMBER.format(example="撤回 #12")
-    ticket = _own_ticket(ctx.session, person.id, command.number)
-    if ticket is None:
-        return texts.NOT_FOUND.format(id=command.number)
-    if ticket.state not in WITHDRAWABLE:
-        return texts.CANNOT_WITHDRAW.format(id=ticket.id)
-    cancel_pending_requests(ctx.session, ticket, ctx.now, texts.WITHDRAWN.format(id=ticket.id))
-    change_state(
-        ctx.session,
-        ticket,
-        TicketState.invalid,
-        kind="withdrawn",
-        now=ctx.now,
-        actor_id=person.id,
-        note=command.note or "反映人撤回",
-    )
-    notify(
-        ctx, ticket.assignee_id, "withdrawn", texts.NOTIFY_WITHDRAWN.format(id=ticket.id), ticket
-    )
-    return texts.WITHDRAWN.format(id=ticket.id)
+    done = actions.withdraw(call.desk, call.actor, call.number, call.command.note)
+    return texts.WITHDRAWN.format(id=done.ticket.id)
 
 
 def ignore_location_reports(message: Message, ctx: Context) -> Reply:

@@ -134,6 +134,9 @@ ORGANISATION_PATTERN = (
 NOT_NOW_WORDS = ("每次", "频繁", "多次", "经常", "时常", "隔三差五", "三天两头", "预计")
 PRESENT_WORDS = ("现在", "目前", "今天", "今早", "今晚", "至今", "到现在", "正在", "又停", "还没")
 
+# Where a sentence ends (the first sentence of a long message names its subject), and a clause.
+SENTENCE_END_PATTERN = r"[。！？!?;；\n]"
+CLAUSE_END_PATTERN = r"[，。！？,.!?;；\n]"
 # What the sender asks for names the problem as much as its subject: words after these, to the
 # end of the clause, count more ("…申请临时救助", "请求协调入住敬老院").
 ASK_WORDS = ("申请", "请求", "恳请", "要求", "希望", "请予")

@@ -12,7 +12,7 @@ from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
 
-from handlers import texts
+from handlers import texts, words
 from handlers.commands import chinese_number
 from handlers.router import Context, Message, Reply, normalize_text
 from models.conversation import Question, ask_question, clear_state, pending_question
@@ -20,7 +20,7 @@ from models.conversation import Question, ask_question, clear_state, pending_que
 # Long enough to answer after a call or a walk to the field, short enough that a "1" sent
 # the next day is not read as this answer.
 QUESTION_TTL = timedelta(hours=1)
-_ANSWER = re.compile(r"^(?:回复|选)?\s*(\d{1,2}|[一二两三四五六七八九])\s*[.。!！]?$")
+_ANSWER = re.compile(words.CHOICE_ANSWER)
 
 Answerer = Callable[[Message, Context, Question, str], Reply]
 _ANSWERERS: dict[str, Answerer] = {}

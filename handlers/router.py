@@ -16,6 +16,8 @@ from config.office import OfficeConfig
 from config.settings import Settings
 from config.sla import SlaConfig
 from config.taxonomy import Taxonomy
+from handlers import words
+from handlers.parsers import ParserCache
 from models.person import Person, person_for_sender
 
 
@@ -42,13 +44,15 @@ class Message:
 @dataclass
 class Context:
     """What a handler may use: the one transaction of this message, settings, the office's files
-    (SLA, calendar, taxonomy — the app's, read once when it was built), time and services."""
+    (SLA, calendar, taxonomy — the app's, read once when it was built), time and services, and
+    the app's parser cache (a context built without one parses with a parser of its own)."""
 
     session: Session
     settings: Settings
     now: datetime
     office: OfficeConfig
     services: dict[str, Any] = field(default_factory=dict)
+    parsers: ParserCache = field(default_factory=ParserCache)
     _people: dict[tuple[str, str], Person | None] = field(default_factory=dict, repr=False)
 
     @property
@@ -140,29 +144,8 @@ def text_is(*words: str) -> Filter:
 # script (OpenCC's t2s tables), while what people typed is kept as they typed it.
 _TO_SIMPLIFIED = opencc.OpenCC("t2s")
 
-# English a phone may send for a command, read as the Chinese verb (longest first).
-ENGLISH_VERBS = {
-    "help": "帮助",
-    "menu": "帮助",
-    "status": "查询",
-    "query": "查询",
-    "my tickets": "我的",
-    "mine": "我的",
-    "my": "我的",
-    "todo": "待办",
-    "to do": "待办",
-    "accept": "签收",
-    "progress": "进度",
-    "resolve": "办结",
-    "done": "办结",
-    "view": "查看",
-    "details": "查看",
-    "withdraw": "撤回",
-    "whoami": "我是谁",
-    "who am i": "我是谁",
-    "bind": "绑定",
-    "unbind": "解绑",
-}
+# English a phone may send for a command, read as the Chinese verb (handlers/words.py).
+ENGLISH_VERBS = words.ENGLISH_VERBS
 _ENGLISH_VERB = re.compile(
     r"(" + "|".join(re.escape(w) for w in sorted(ENGLISH_VERBS, key=len, reverse=True)) + r")"
     r"(?![a-z])",

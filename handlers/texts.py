@@ -2,6 +2,20 @@
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
+from models.actions import Reason
+
+
+class Usage(NamedTuple):
+    """How a ticket command is written, for its refusals: 请写上工单号，例如：{example}."""
+
+    example: str
+    step: str = ""  # WRONG_STATE: 不能{step}
+    name: str = ""  # NEEDS_TEXT: {name}要写{what}
+    what: str = ""
+
+
 HELP = (
     "您好，这里是镇“三长制”民生服务号。\n"
     "【邻长反映问题】直接发文字（可配照片、语音、位置），例如：\n"
@@ -220,6 +234,7 @@ NO_PENDING_REQUEST = "#{id} 没有待审批的申请。"
 MERGED = "#{id} 已合并到 #{target}。"
 MARKED_INVALID = "#{id} 已标记为无效。"
 NEEDS_TEXT = "{command}要写{what}，例如：{example}"
+MERGE_TARGET_WRONG_STATE = "#{id} 现在是“{state}”状态，不能作为合并目标。"
 WRONG_STATE = "#{id} 现在是“{state}”状态，不能{action}。"
 PERSON_NOT_FOUND = "名册里找不到可以承办的“{name}”，请写全名或手机号。"
 PERSON_AMBIGUOUS = "名册里有几位叫“{name}”的，请改写手机号：{phones}"
@@ -590,3 +605,65 @@ JOBS_DRY_RUN_HEADER = (
 JOBS_DRY_RUN_MESSAGE = "—— 发给 {person}（{kind}）——\n{text}"
 JOBS_DRY_RUN_NOTE = "作业记录：{note}"
 JOBS_DRY_RUN_MISSED = "试运行 {job}（时段 {slot}，北京时间）：这个时段当天已过，到时也不会补发。"
+
+
+# ---------------------------------------------------------------- Tickets: how commands are written
+ACCEPT_USAGE = Usage("签收 12", step="签收")
+PROGRESS_USAGE = Usage("进度 12 已联系施工队", "记录进展", "进度", "内容")
+RESOLVE_USAGE = Usage("办结 12 已派人修好", "办结", "办结", "结果说明")
+RETURN_USAGE = Usage("退回 12 不属于本村", "退回", "退回", "原因")
+TRANSFER_USAGE = Usage("转办 12 张三", "转办")
+EXTEND_USAGE = Usage("延期 12 3 等材料到货", "申请延期", "延期", "天数和原因")
+VIEW_USAGE = Usage("查看 12")
+SEND_TO_USAGE = Usage("派 12 张三", "派单")
+APPROVE_USAGE = Usage("同意 12")
+REJECT_USAGE = Usage("驳回 12 属于本村范围", name="驳回", what="原因")
+MERGE_USAGE = Usage("合并 12 10", "合并")
+INVALIDATE_USAGE = Usage("无效 12 重复发送", "标记无效", "无效", "原因")
+QUERY_USAGE = Usage("查询 12")
+WITHDRAW_USAGE = Usage("撤回 #12")
+
+# Why a ticket action changed nothing (models/actions.py Reason), as the chat says it. Commands
+# word some reasons their own way (handlers/cadre.py, reporter.py, intake.py: `refusals=`).
+REFUSALS: dict[Reason, str] = {
+    Reason.not_allowed: NOT_A_HANDLER,
+    Reason.not_found: NOT_FOUND,
+    Reason.wrong_state: WRONG_STATE,
+    Reason.needs_text: NEEDS_TEXT,
+    Reason.too_long: EXTENSION_TOO_LONG,
+    Reason.pending_request: EXTENSION_ALREADY_PENDING,
+    Reason.no_pending_request: NO_PENDING_REQUEST,
+    Reason.unknown_person: PERSON_NOT_FOUND,
+    Reason.ambiguous_person: PERSON_AMBIGUOUS,
+    Reason.bad_target: MERGE_TARGET_WRONG_STATE,
+    Reason.nothing_to_rate: RATING_NONE,
+    Reason.which_ticket: RATING_WHICH,
+    Reason.nothing_to_correct: NOTHING_TO_CORRECT,
+    Reason.unknown_category: UNKNOWN_CATEGORY,
+    Reason.unknown_village: UNKNOWN_VILLAGE,
+}
+# A request's kind as the people deciding it say it.
+REQUEST_NAMES = {"return": "退回", "extension": "延期"}
+
+# ---------------------------------------------------------------- Small pieces of other sentences
+LIST_SEPARATOR = "、"
+DASH = "—"
+UNKNOWN_PLACE = "未知地点"
+GROUP = "{number}组"
+HOME_PLACE = "{village} {number}组"  # 改 村 张家村 3组, offered after a ticket is created
+NOT_DECIDED = "待定"
+PERSON_WITH_ROLES = "{name}（{roles}）"
+PERSON_WITH_PHONE = "{name}（{phone}）"
+ROLES_WITH_TITLE = "{roles}（{title}）"
+LOCAL_TIME = "{month}月{day}日 {time}"
+QUEUE_EXTENSION_LINE = "#{id} 申请延期{days}个工作日：{reason}"
+ONE_LINE = "#{id} {place}【{category}】{state}{due}{overdue}"
+ONE_LINE_DUE = " 期限{due}"
+DETAIL_HEAD = "#{id}【{category}】{place}{urgency}"
+DETAIL_STATE = "状态：{state}　承办：{assignee}"
+DETAIL_REPORTER = "反映人：{reporter}"
+DETAIL_DEADLINES = "签收期限：{ack}　办结期限：{resolve}"
+DETAIL_TIMELINE = "—— 经过 ——"
+DETAIL_EVENT = "{time} {who} {name}{note}"
+DETAIL_EVENT_NOTE = "：{note}"
+SYSTEM_ACTOR = "系统"

@@ -11,6 +11,7 @@ from handlers import texts
 from handlers.assignment import category_name, local_time, person_label, place_label
 from handlers.router import Context
 from models.person import Person
+from models.texts import ASSIGNED_NOTE_SEPARATOR
 from models.ticket import STATE_NAMES, Ticket, TicketState
 from models.workflow import timeline
 
@@ -22,7 +23,7 @@ ASSIGNING_EVENTS = frozenset({"assigned", "rerouted", "transferred", "reassigned
 def local_due(moment: datetime | None) -> str:
     """A deadline as people in the town read it: 12月7日 17:30, or 12月7日 24:00 at midnight."""
     if moment is None:
-        return "—"
+        return texts.DASH
     month, day, hour, minute = deadline_clock(moment)
     return texts.DUE_AT.format(month=month, day=day, hour=hour, minute=minute)
 
@@ -49,8 +50,8 @@ def event_note(kind: str, note: str) -> str:
     """An event's note as people read it: codes (routes, attachment kinds) in words."""
     if kind == "attachment":
         return texts.MEDIA_KINDS.get(note, texts.ATTACHMENT_KIND)
-    if kind in ASSIGNING_EVENTS and "｜" in note:
-        head, _, route = note.rpartition("｜")
+    if kind in ASSIGNING_EVENTS and ASSIGNED_NOTE_SEPARATOR in note:
+        head, _, route = note.rpartition(ASSIGNED_NOTE_SEPARATOR)
         return texts.ROUTED_TO.format(name=head, route=route_label(route))
     return note
 
@@ -64,12 +65,6 @@ def result_line(ticket: Ticket) -> str:
     return texts.STATUS_EARLIER_RESULT.format(result=ticket.result)
 
 
-def wrong_state(ticket: Ticket, action: str) -> str:
-    """Why a step cannot be taken in the ticket's present state."""
-    state = STATE_NAMES.get(TicketState(ticket.state), ticket.state)
-    return texts.WRONG_STATE.format(id=ticket.id, state=state, action=action)
-
-
 def one_line(session: Session, ctx: Context, ticket: Ticket, now: datetime) -> str:
     """#12 张家村3组【饮水供水】办理中 期限12月7日 17:30【超期】"""
     overdue = (
@@ -79,11 +74,18 @@ def one_line(session: Session, ctx: Context, ticket: Ticket, now: datetime) -> s
         and ticket.state not in ("resolved", "closed", "invalid", "duplicate")
         else ""
     )
-    due = f" 期限{local_due(ticket.resolve_due_at)}" if ticket.resolve_due_at else ""
-    return (
-        f"#{ticket.id} {place_label(session, ticket)}"
-        f"【{category_name(ctx.office, ticket.category)}】"
-        f"{state_name(ticket)}{due}{overdue}"
+    due = (
+        texts.ONE_LINE_DUE.format(due=local_due(ticket.resolve_due_at))
+        if ticket.resolve_due_at
+        else ""
+    )
+    return texts.ONE_LINE.format(
+        id=ticket.id,
+        place=place_label(session, ticket),
+        category=category_name(ctx.office, ticket.category),
+        state=state_name(ticket),
+        due=due,
+        overdue=overdue,
     )
 
 
@@ -93,22 +95,38 @@ def detail(ctx: Context, ticket: Ticket) -> str:
     assert ticket.id is not None
     assignee = session.get(Person, ticket.assignee_id) if ticket.assignee_id else None
     reporter = session.get(Person, ticket.reporter_id) if ticket.reporter_id else None
+    head = texts.DETAIL_HEAD.format(
+        id=ticket.id,
+        category=category_name(ctx.office, ticket.category),
+        place=place_label(session, ticket),
+        urgency=texts.URGENT_MARK if ticket.urgent else "",
+    )
+    shown_reporter = (
+        texts.PERSON_WITH_PHONE.format(name=reporter.name, phone=reporter.phone)
+        if reporter
+        else texts.DASH
+    )
     lines = [
-        f"#{ticket.id}【{category_name(ctx.office, ticket.category)}】"
-        f"{place_label(session, ticket)}" + (texts.URGENT_MARK if ticket.urgent else ""),
+        head,
         ticket.text[:200] or ticket.summary,
-        f"状态：{state_name(ticket)}　承办：{person_label(session, assignee)}",
-        f"反映人：{reporter.name}（{reporter.phone}）" if reporter else "反映人：—",
-        f"签收期限：{local_due(ticket.ack_due_at)}　办结期限：{local_due(ticket.resolve_due_at)}",
+        texts.DETAIL_STATE.format(
+            state=state_name(ticket), assignee=person_label(session, assignee)
+        ),
+        texts.DETAIL_REPORTER.format(reporter=shown_reporter),
+        texts.DETAIL_DEADLINES.format(
+            ack=local_due(ticket.ack_due_at), resolve=local_due(ticket.resolve_due_at)
+        ),
     ]
     if ticket.result:
         lines.append(result_line(ticket).strip())
-    lines.append("—— 经过 ——")
+    lines.append(texts.DETAIL_TIMELINE)
     for event in timeline(session, ticket.id)[-12:]:
         actor = session.get(Person, event.actor_id) if event.actor_id else None
-        who = actor.name if actor else "系统"
+        who = actor.name if actor else texts.SYSTEM_ACTOR
         note = event_note(event.kind, event.note)
-        note = f"：{note[:40]}" if note else ""
+        note = texts.DETAIL_EVENT_NOTE.format(note=note[:40]) if note else ""
         name = EVENT_NAMES.get(event.kind, texts.EVENT_OTHER)
-        lines.append(f"{local_time(event.at)} {who} {name}{note}")
+        lines.append(
+            texts.DETAIL_EVENT.format(time=local_time(event.at), who=who, name=name, note=note)
+        )
     return "\n".join(lines)

@@ -8,6 +8,7 @@ from enum import StrEnum
 from sqlalchemy import Column, UniqueConstraint
 from sqlmodel import Field, Session, SQLModel, col, select
 
+from models import texts
 from models.base import UTCDateTime
 
 
@@ -24,18 +25,7 @@ class Role(StrEnum):
     admin = "admin"
 
 
-ROLE_NAMES: dict[Role, str] = {
-    Role.neighbour_head: "邻长",
-    Role.group_head: "组长",
-    Role.zone_head: "片长",
-    Role.village_cadre: "村干部",
-    Role.liaison: "包村干部",
-    Role.unit_member: "站所成员",
-    Role.unit_head: "站所负责人",
-    Role.dispatcher: "调度员",
-    Role.leader: "领导",
-    Role.admin: "管理员",
-}
+ROLE_NAMES: dict[Role, str] = {role: texts.ROLE_NAMES[role] for role in Role}
 ROLES_BY_NAME: dict[str, Role] = {name: role for role, name in ROLE_NAMES.items()}
 REPORTER_ROLES = frozenset({Role.neighbour_head, Role.group_head, Role.zone_head})
 HANDLER_ROLES = frozenset(Role) - REPORTER_ROLES

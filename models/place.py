@@ -8,6 +8,8 @@ from typing import Any
 from sqlalchemy import Column, String, UniqueConstraint
 from sqlmodel import Field, Session, SQLModel, col, select
 
+from models import texts
+
 
 class PlaceKind(StrEnum):
     county = "county"
@@ -18,14 +20,7 @@ class PlaceKind(StrEnum):
     group = "group"  # 村民小组
 
 
-PLACE_KIND_NAMES = {
-    PlaceKind.county: "县",
-    PlaceKind.town: "镇",
-    PlaceKind.zone: "片区",
-    PlaceKind.village: "村",
-    PlaceKind.pian: "片",
-    PlaceKind.group: "组",
-}
+PLACE_KIND_NAMES = {kind: texts.PLACE_KIND_NAMES[kind] for kind in PlaceKind}
 
 
 class Place(SQLModel, table=True):

@@ -10,6 +10,7 @@ from sqlmodel import Session, col, select
 
 from config.routing import RoutingRules
 from config.taxonomy import Taxonomy
+from models import texts
 from models.person import Coverage, Person, PersonRole, Role, Unit
 from models.place import Place, PlaceKind, ancestors
 from models.ticket import Ticket
@@ -83,7 +84,7 @@ def nearest_with_role(
     return []
 
 
-UNIT_SUFFIXES = ("站", "所", "办", "院", "校", "中心", "局", "队", "室")
+UNIT_SUFFIXES = texts.UNIT_SUFFIXES
 
 
 def unit_names_in_label(label: str) -> list[str]:
@@ -93,11 +94,11 @@ def unit_names_in_label(label: str) -> list[str]:
     办…), so '供水' (a remark) and '村委会' (a village body) are not units.
     """
     names = []
-    for part in re.split(r"[（）()、，,/]+", label):
+    for part in re.split(texts.UNIT_LABEL_SEPARATORS, label):
         part = part.strip()
-        if part.startswith("镇") and len(part) > 1:
+        if part.startswith(texts.TOWN_PREFIX) and len(part) > 1:
             names.append(part[1:])
-        elif part.endswith(UNIT_SUFFIXES) and not part.startswith("村"):
+        elif part.endswith(UNIT_SUFFIXES) and not part.startswith(texts.VILLAGE_PREFIX):
             names.append(part)
     return names
 

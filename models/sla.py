@@ -23,6 +23,7 @@ from sqlmodel import Session, col, select
 
 from config.calendar import WorkCalendar, deadline_clock
 from config.sla import SlaConfig
+from models import texts as model_texts
 from models.deadlines import due_after, next_alert_at, reminder_at
 from models.outbox import OutboxMessage, outbox_row
 from models.person import Coverage, Person, PersonRole, Role, roles_of
@@ -78,7 +79,9 @@ class SweepResult:
 
     def __str__(self) -> str:
         more = " (more to do)" if self.more else ""
-        return f"{self.reminded} reminders, {self.escalated} escalations, {self.leader} 督办{more}"
+        return model_texts.SLA_SWEEP_COUNTS.format(
+            reminded=self.reminded, escalated=self.escalated, leader=self.leader, more=more
+        )
 
 
 def sla_sweep(
@@ -296,7 +299,7 @@ class SweepPlan:
             self.result.leader += 1
         if not told:
             log.warning("ticket %s: nobody on the roster to receive %s", ticket.id, kind)
-        names = "、".join(p.name for p in told) or self.texts.nobody
+        names = model_texts.LIST_JOIN.join(p.name for p in told) or self.texts.nobody
         self._events.append(
             {
                 "ticket_id": ticket.id,
@@ -400,7 +403,9 @@ class SweepPlan:
             "summary": ticket.summary or ticket.text[:30],
             "place": self._place_name(ticket.village_id or ticket.place_id),
             "assignee": assignee.name,
-            "supervisor": "、".join(p.name for p in supervisors) or self.texts.nobody,
+            "supervisor": (
+                model_texts.LIST_JOIN.join(p.name for p in supervisors) or self.texts.nobody
+            ),
             "deadline": self.texts.deadline_names[deadline],
             "due": self.texts.due.format(month=month, day=day, hour=hour, minute=minute),
         }

@@ -8,6 +8,7 @@ from enum import StrEnum
 from sqlalchemy import Column, Index, String, Text, UniqueConstraint, event, inspect, text
 from sqlmodel import Field, Session, SQLModel
 
+from models import texts
 from models.base import utc_column
 
 
@@ -25,19 +26,7 @@ class TicketState(StrEnum):
     duplicate = "duplicate"
 
 
-STATE_NAMES: dict[TicketState, str] = {
-    TicketState.draft: "待补充",
-    TicketState.submitted: "已受理",
-    TicketState.assigned: "已派单",
-    TicketState.accepted: "已签收",
-    TicketState.in_progress: "办理中",
-    TicketState.resolved: "已办结",
-    TicketState.closed: "已结案",
-    TicketState.returned: "已退回",
-    TicketState.reopened: "重办",
-    TicketState.invalid: "无效",
-    TicketState.duplicate: "重复",
-}
+STATE_NAMES: dict[TicketState, str] = {state: texts.STATE_NAMES[state] for state in TicketState}
 OPEN_STATES = frozenset(
     {
         TicketState.submitted,
@@ -57,7 +46,7 @@ class Rating(StrEnum):
     unrated = "unrated"  # auto-closed without an answer
 
 
-# The figures' indexes (models/figures.py, bench/report_bench.py), SQLite only: PostgreSQL scans,
+# The figures' indexes (models/figures/, bench/report_bench.py), SQLite only: PostgreSQL scans,
 # hashes and sorts in parallel without them. SQLite groups only in index order and has no
 # percentile, so the report reads one covering index in (village, category, state…) order,
 # one for distinct reporters, and walks resolved tickets in order of the time they took.

@@ -8,6 +8,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import case
 from sqlmodel import Session, col, select
 
+from models import texts
 from models.person import Person, Role, roles_of
 from models.place import Place, PlaceKind, add_place
 from models.ticket import OPEN_STATES, Attachment, Ticket, TicketRequest, TicketState
@@ -27,7 +28,9 @@ def group_place(
     )
     found = session.exec(stmt).first()
     if found is None and create:
-        found = add_place(session, f"{number}组", PlaceKind.group, village, number=number)
+        found = add_place(
+            session, texts.GROUP_NAME.format(number=number), PlaceKind.group, village, number=number
+        )
     return found
 
 

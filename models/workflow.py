@@ -6,6 +6,7 @@ from datetime import datetime
 
 from sqlmodel import Session, col, select
 
+from models import texts
 from models.ticket import Ticket, TicketEvent, TicketState
 
 S = TicketState
@@ -78,7 +79,7 @@ def change_state(
     """Move the ticket to `target` if allowed, stamping the step's time and recording the event."""
     current = ticket.state
     if not can_transition(current, target):
-        raise TransitionError(f"工单 #{ticket.id} 当前状态不能进行这一步")
+        raise TransitionError(texts.TRANSITION_REFUSED.format(id=ticket.id))
     ticket.state = target.value
     ticket.updated_at = now
     if target is S.assigned:

@@ -19,6 +19,7 @@ import models.tables  # noqa: F401
 from bot.app import create_app
 from bot.phone import Phone
 from config.settings import Settings
+from handlers.parsers import ParserCache
 from models.db import make_engine
 from models.migrate import upgrade
 from tests.demo import demo_town  # noqa: F401  (the demo town fixture, for every test)
@@ -139,9 +140,15 @@ def now() -> datetime:
     return datetime(2026, 11, 30, 2, 0, tzinfo=UTC)  # a Monday, 10:00 in Asia/Shanghai
 
 
+@pytest.fixture(scope="session")
+def parsers() -> ParserCache:
+    """One parser cache for the run's apps: building jieba's tables takes a second or two."""
+    return ParserCache()
+
+
 @pytest.fixture
-def app(settings: Settings, engine: Engine) -> Flask:
-    return create_app(settings, engine=engine)
+def app(settings: Settings, engine: Engine, parsers: ParserCache) -> Flask:
+    return create_app(settings, engine=engine, parsers=parsers)
 
 
 @pytest.fixture
@@ -162,9 +169,9 @@ def plain_settings(settings: Settings) -> Settings:
 
 
 @pytest.fixture
-def plain_client(plain_settings: Settings, engine: Engine) -> FlaskClient:
+def plain_client(plain_settings: Settings, engine: Engine, parsers: ParserCache) -> FlaskClient:
     """A client of the app whose 公众号 is in plaintext mode, on this test's database."""
-    return create_app(plain_settings, engine=engine).test_client()
+    return create_app(plain_settings, engine=engine, parsers=parsers).test_client()
 
 
 @pytest.fixture
@@ -180,9 +187,11 @@ def compatible_settings(settings: Settings) -> Settings:
 
 
 @pytest.fixture
-def compatible_client(compatible_settings: Settings, engine: Engine) -> FlaskClient:
+def compatible_client(
+    compatible_settings: Settings, engine: Engine, parsers: ParserCache
+) -> FlaskClient:
     """A client of the app whose 公众号 is in compatible mode, on this test's database."""
-    return create_app(compatible_settings, engine=engine).test_client()
+    return create_app(compatible_settings, engine=engine, parsers=parsers).test_client()
 
 
 @pytest.fixture

@@ -14,7 +14,7 @@ NEEDING_SHARED = (
     "tests/bot/test_conformance.py",
     "tests/bot/test_cli_parse.py",
     "tests/handlers/test_parser.py",
-    "tests/models/test_demo_town.py",
+    "tests/demo/test_town.py",
 )
 
 
@@ -34,6 +34,6 @@ def test_a_clone_without_shared_passes_and_lists_what_it_skipped(tmp_path: Path)
     assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-2000:]
     [line] = [line for line in run.stdout.splitlines() if line.startswith("skipped for lack of")]
     assert str(tmp_path / "alone" / "shared") in line
-    for suite in ("test_conformance.py", "test_cli_parse.py", "test_parser.py", "test_demo_town"):
+    for suite in ("test_conformance.py", "test_cli_parse.py", "test_parser.py", "test_town.py"):
         assert suite in line
     assert "wechat-samples" in line and "eval/grievances-dev.jsonl" in line

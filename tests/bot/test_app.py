@@ -14,8 +14,8 @@ from sqlmodel import Session, col, select
 from bot.app import create_app
 from bot.phone import Phone
 from config.settings import Settings, get_settings
+from demo.town import DemoTown
 from handlers import texts
-from models.demo_town import DemoTown
 from models.person import Person
 from models.ticket import Ticket
 from tests.builders import say

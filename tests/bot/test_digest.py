@@ -16,7 +16,7 @@ from bot.phone import Phone
 from bot.scheduler import job_specs, run_job
 from config.settings import Settings
 from config.sla import load_sla
-from models.demo_town import DemoTown
+from demo.town import DemoTown
 from models.outbox import OutboxMessage
 from models.ticket import OPEN_STATES, Ticket
 from tests.builders import say

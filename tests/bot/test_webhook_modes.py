@@ -24,8 +24,8 @@ from sqlmodel import Session
 from bot.app import create_app
 from bot.phone import Phone, SignedRequest, message_xml, reply_text, text_fields
 from config.settings import ProductionConfigError, Settings, get_settings
+from demo.town import DemoTown
 from handlers import texts
-from models.demo_town import DemoTown
 from models.inbound import InboundMessage
 from models.ticket import Ticket, TicketEvent, TicketState
 from tests.builders import post, say

@@ -15,6 +15,7 @@ from sqlalchemy import Engine, func
 from sqlmodel import Session, select
 
 from bot.phone import Phone, message_xml
+from demo.town import DemoTown
 from handlers import texts
 from handlers.binding import parse_bind
 from models.base import utcnow
@@ -27,7 +28,6 @@ from models.binding import (
     create_invite,
 )
 from models.db import unit_of_work
-from models.demo_town import DemoTown
 from models.inbound import InboundMessage
 from models.outbox import OutboxMessage
 from models.person import BindingAttempt, InviteCode, Person

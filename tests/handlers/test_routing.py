@@ -9,7 +9,7 @@ from sqlmodel import Session, select
 
 from bot.phone import Phone
 from config.taxonomy import load_taxonomy
-from models.demo_town import DemoTown
+from demo.town import DemoTown
 from models.outbox import OutboxMessage
 from models.person import Person
 from models.routing import unit_names_in_label

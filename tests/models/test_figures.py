@@ -10,9 +10,10 @@ from __future__ import annotations
 import random
 import statistics
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -679,29 +680,34 @@ def test_score_weighs_rates_and_skips_missing_ones() -> None:
 def test_a_read_only_report_gives_the_same_figures_beside(
     engine: Engine, county: County, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """A read-only session shares the work with a second connection; the figures are the same."""
-    import models.figures
+    """A read-only PostgreSQL report computes its medians on a second connection; same figures."""
+    import models.figures.beside
 
-    parts: list[object] = []
-    real = models.figures._beside
+    calls: list[list[str]] = []
+    real = models.figures.beside._medians_beside
 
-    def spy(*args: object) -> object:
-        parts.append(args[3])  # the second connection's share of the grouped pass
-        return real(*args)  # type: ignore[arg-type]
+    def spy(*args: Any) -> Any:
+        calls.append(args[2])  # the medians the second connection computes
+        return real(*args)
 
-    monkeypatch.setattr(models.figures, "_beside", spy)
+    monkeypatch.setattr(models.figures.beside, "_medians_beside", spy)
     scope = town_scope(county)
     with Session(engine) as session:
         alone = compute_report(session, scope, by=BREAKDOWN_KEYS)
-    assert parts == []  # a session that may write keeps everything on its own connection
+    assert calls == []  # a session that may write keeps everything on its own connection
     with read_session(engine) as session:
         beside = compute_report(session, scope, by=BREAKDOWN_KEYS)
-    # SQLite's second connection groups the villages from the middle one on; PostgreSQL's
-    # computes the medians only.
-    third = sorted(county.places[v].id for v in ("张家村", "李家村", "王家村", "河口社区"))[2]
-    assert parts == [("from", third) if engine.dialect.name == "sqlite" else None]
+    # SQLite gained nothing from a second connection (bench/report_bench.py): it keeps to one.
+    assert calls == ([] if engine.dialect.name == "sqlite" else [["all", *BREAKDOWN_KEYS]])
     assert beside.overall == alone.overall
     assert beside.breakdowns == alone.breakdowns
+    calls.clear()
+    one = replace(load_figures_config(), second_connection=False)
+    with read_session(engine) as session:
+        single = compute_report(session, scope, by=BREAKDOWN_KEYS, config=one)
+    assert calls == []  # the figures file turns it off
+    assert single.overall == alone.overall
+    assert single.breakdowns == alone.breakdowns
 
 
 def test_the_figures_file_is_checked(tmp_path: Path) -> None:
@@ -726,6 +732,7 @@ def test_the_figures_file_is_checked(tmp_path: Path) -> None:
         ({"score": dict.fromkeys(default.weights, 0)}, "above 0"),
         ({"percent_decimals": 9}, "0 to 4"),
         ({"labels": {"no_village": ""}}, "non-empty"),
+        ({"second_connection": "yes"}, "true or false"),
     ]:
         with pytest.raises(FiguresConfigError, match=message):
             parse_figures_config(bad)

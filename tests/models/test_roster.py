@@ -12,8 +12,8 @@ from openpyxl import Workbook
 from sqlalchemy import Engine
 from sqlmodel import Session, col, select
 
+from demo.town import DemoTown
 from models.db import make_engine, read_session, unit_of_work
-from models.demo_town import DemoTown
 from models.person import Coverage, Person, PersonRole, Role, Unit
 from models.place import Place
 from models.roster import (
@@ -26,7 +26,7 @@ from models.roster import (
     read_sheet,
     write_template,
 )
-from tests.models.test_demo_town import dump
+from tests.demo.test_town import dump
 
 pytest_plugins = ["tests.demo"]  # the demo_town fixture
 

@@ -7,10 +7,17 @@ from datetime import UTC, datetime
 from typing import Any
 
 import pytest
+from flask.testing import FlaskClient
 from sqlalchemy import Engine
 from sqlmodel import Session, select
 
+from config.settings import Settings
+from demo.clock import Clock
+from demo.phones import Webhook
+from demo.town import DemoTown
+from demo.witness import Witness
 from handlers import texts
+from models.base import utcnow
 from models.figures import Scope, compute_report, headline
 from models.inbound import InboundMessage
 from models.person import Person
@@ -118,3 +125,33 @@ def test_refuses_to_play_in_production(run_cli, monkeypatch: pytest.MonkeyPatch)
     result = run_cli("demo", "scenario", "--months", "1")
     assert result.exit_code != 0
     assert "production" in result.output
+
+
+def test_the_witness_reads_what_each_message_did(
+    client: FlaskClient, settings: Settings, engine: Engine, demo_town: DemoTown
+) -> None:
+    webhook = Webhook(client, settings, Clock(utcnow()), Witness(engine))
+    head = demo_town.neighbour_head("大栗港村", 3)
+    bind = webhook.text("o-witness", f"绑定 {head.name} {head.phone}", quiet=True)
+    assert bind.changed_nothing and bind.new_ticket() is None
+    assert webhook.witness.bound_to("o-witness") == head.id
+
+    answer = webhook.text("o-witness", "我们组的路灯坏了好几盏，晚上黑漆漆的")
+    number = answer.new_ticket()
+    assert number is not None
+    assert answer.did(number, "created") and answer.did(number, "assigned")
+    assert not answer.did(number, "resolved") and not answer.did(number + 1, "created")
+    with Session(engine) as session:
+        ticket = session.get(Ticket, number)
+        assert ticket is not None and ticket.reporter_id == head.id
+    facts = webhook.witness.ticket(number)
+    assert facts is not None
+    assert (facts.category, facts.urgent, facts.village) == (ticket.category, False, "大栗港村")
+    assert ticket.category == "road"
+
+    greeting = webhook.text("o-witness", "你好", quiet=True)
+    assert greeting.changed_nothing and greeting.reply
+    photo = webhook.send("o-witness", "image", PicUrl="http://mmbiz.qpic.cn/x.jpg", MediaId="m1")
+    assert photo.did(number, "attachment") and photo.new_ticket() is None
+    assert webhook.sent == {"wechat": 4}
+    assert webhook.witness.ticket(number + 100) is None

@@ -13,18 +13,18 @@ from sqlalchemy import Engine, func
 from sqlmodel import Session, col, select
 
 from config.taxonomy import load_taxonomy
-from models.db import make_engine, unit_of_work
-from models.demo_town import (
+from demo.town import (
     DemoTown,
     DemoTownExists,
     database_is_empty,
     load_demo_config,
     seed_demo_town,
-    unit_names_in_label,
 )
+from models.db import make_engine, unit_of_work
 from models.person import HANDLER_ROLES, Coverage, Person, PersonRole, Role, Unit
 from models.place import Place, PlaceKind, subtree_filter
 from models.roster import is_valid_phone
+from models.routing import unit_names_in_label
 from tests.conftest import SHARED, needs_shared
 
 pytest_plugins = ["tests.demo"]  # the demo_town fixture

@@ -15,9 +15,9 @@ import pytest
 from sqlalchemy import Engine
 from sqlmodel import Session
 
+from demo.town import DemoTown, seed_demo_town
 from models.base import utcnow
 from models.db import unit_of_work
-from models.demo_town import DemoTown, seed_demo_town
 from models.person import Person
 
 

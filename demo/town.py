@@ -11,14 +11,14 @@ import math
 import random
 import tomllib
 from dataclasses import dataclass, field
-from functools import lru_cache
 from importlib import resources
 from typing import Any
 
 from sqlalchemy import Table, bindparam, insert, update
 from sqlmodel import Session, SQLModel, col, select
 
-from config.taxonomy import load_taxonomy
+from config.taxonomy import Taxonomy, load_taxonomy
+from demo import phrasebook as say
 from models.person import Person, Role, Unit
 from models.place import Place, PlaceKind, add_place
 from models.roster import DEMO_PHONE_PREFIX, group_place_name
@@ -27,65 +27,6 @@ from models.routing import unit_names_in_label
 SEED = 20261130
 NEIGHBOUR_HEADS = 1038  # as 大栗港镇 publishes: "1038 名邻长"
 GROUPS_PER_ZONE_HEAD = 5  # a 片长 looks after about five 组
-
-# The units a township has, named as config/taxonomy.toml names them; any other unit the
-# taxonomy routes to is added after these (see taxonomy_unit_names).
-BASE_UNITS = (
-    "水利站",
-    "供电所",
-    "司法所",
-    "派出所",
-    "卫生院",
-    "中心学校",
-    "社会事务办",
-    "农业综合服务中心",
-    "自然资源所",
-    "交通管理站",
-    "应急办",
-    "党政办",
-)
-HEAD_TITLES = (("站", "站长"), ("所", "所长"), ("院", "院长"), ("学校", "校长"))
-
-# Surnames common in 益阳/桃江, weighted roughly by how often one meets them there.
-SURNAMES = (
-    ("刘", 9),
-    ("李", 7),
-    ("王", 6),
-    ("张", 6),
-    ("陈", 6),
-    ("杨", 5),
-    ("周", 5),
-    ("黄", 5),
-    ("彭", 4),
-    ("罗", 4),
-    ("谭", 4),
-    ("曾", 4),
-    ("胡", 3),
-    ("邓", 3),
-    ("唐", 3),
-    ("肖", 3),
-    ("蒋", 2),
-    ("龚", 2),
-    ("文", 2),
-    ("贺", 2),
-    ("朱", 2),
-    ("郭", 2),
-    ("何", 2),
-    ("夏", 2),
-    ("熊", 2),
-    ("汤", 1),
-    ("龙", 1),
-    ("袁", 1),
-    ("易", 1),
-    ("莫", 1),
-    ("符", 1),
-    ("姚", 1),
-    ("欧阳", 1),
-)
-GIVEN_CHARS = (
-    "建国华明军平伟强林红芳英兰秀梅桂香志勇春生德福友新云辉丽金玉海文光正良和顺贵清松敏霞娟"
-    "凤莲菊跃胜成民泉双喜桃秋冬满益永长青石杏"
-)
 
 # Phone blocks inside the reserved range (see models.roster.DEMO_PHONE_PREFIX: numbers starting
 # 100 reach nobody), one block per layer so a layer growing does not renumber the others.
@@ -126,20 +67,20 @@ def load_demo_config() -> DemoConfig:
     return DemoConfig(county=str(data["county"]), town=str(data["town"]), zones=zones)
 
 
-@lru_cache(maxsize=1)
-def taxonomy_unit_names() -> tuple[str, ...]:
-    """Every town unit config/taxonomy.toml routes a category to, in its order."""
+def taxonomy_unit_names(taxonomy: Taxonomy) -> tuple[str, ...]:
+    """Every town unit the taxonomy routes a category to, in its order."""
     names: list[str] = []
-    for category in load_taxonomy().categories:
+    for category in taxonomy.categories:
         for name in unit_names_in_label(category.unit):
             if name not in names:
                 names.append(name)
     return tuple(names)
 
 
-def demo_unit_names() -> tuple[str, ...]:
+def demo_unit_names(taxonomy: Taxonomy) -> tuple[str, ...]:
     """The demo town's units: the usual ones, then any other the taxonomy names."""
-    return BASE_UNITS + tuple(n for n in taxonomy_unit_names() if n not in BASE_UNITS)
+    base = say.BASE_UNITS
+    return base + tuple(n for n in taxonomy_unit_names(taxonomy) if n not in base)
 
 
 @dataclass
@@ -194,18 +135,18 @@ class _Generator:
 
     def __init__(self) -> None:
         self.rng = random.Random(SEED)
-        self.surnames = [s for s, _w in SURNAMES]
-        self.weights = [w for _s, w in SURNAMES]
+        self.surnames = [s for s, _w in say.SURNAMES]
+        self.weights = [w for _s, w in say.SURNAMES]
         self.counters: dict[str, int] = dict.fromkeys(PHONE_BLOCKS, 0)
 
     def name(self, village: str | None = None) -> str:
         # Villages called 朱家村, 刘家村… are full of 朱 and 刘.
-        if village and "家" in village and self.rng.random() < 0.4:
-            surname = village.split("家")[0][-1]
+        if village and say.CLAN_VILLAGE in village and self.rng.random() < 0.4:
+            surname = village.split(say.CLAN_VILLAGE)[0][-1]
         else:
             surname = self.rng.choices(self.surnames, self.weights)[0]
         size = 1 if len(surname) == 2 or self.rng.random() < 0.3 else 2
-        return surname + "".join(self.rng.choice(GIVEN_CHARS) for _ in range(size))
+        return surname + "".join(self.rng.choice(say.GIVEN_CHARS) for _ in range(size))
 
     def phone(self, layer: str) -> str:
         self.counters[layer] += 1
@@ -237,9 +178,10 @@ def _person_row(
 
 
 class _Seeder:
-    def __init__(self, session: Session, config: DemoConfig) -> None:
+    def __init__(self, session: Session, config: DemoConfig, taxonomy: Taxonomy) -> None:
         self.session = session
         self.config = config
+        self.taxonomy = taxonomy
         self.gen = _Generator()
         self.roles: list[dict[str, Any]] = []
         self.coverage: list[dict[str, Any]] = []
@@ -268,14 +210,18 @@ class _Seeder:
                 village_zone[village_name] = zone_name
         groups = self._insert_groups(villages)
         assert town.id is not None
-        units = {name: Unit(name=name, town_id=town.id) for name in demo_unit_names()}
+        units = {name: Unit(name=name, town_id=town.id) for name in demo_unit_names(self.taxonomy)}
         session.add_all(units.values())
         session.flush()
 
         # The office: 党委书记 ← 镇长 ← one 副镇长 per 片区, who also 分管 a share of the units.
         leader_rows = [
             _person_row(
-                gen.name(), gen.phone("leader"), town, title="党委书记", wecom="dlg-leader-01"
+                gen.name(),
+                gen.phone("leader"),
+                town,
+                title=say.TITLES["secretary"],
+                wecom="dlg-leader-01",
             )
         ]
         (secretary_id,) = self.insert_people(leader_rows, Role.leader)
@@ -283,7 +229,7 @@ class _Seeder:
             gen.name(),
             gen.phone("leader"),
             town,
-            title="镇长",
+            title=say.TITLES["mayor"],
             supervisor_id=secretary_id,
             wecom="dlg-leader-02",
         )
@@ -293,7 +239,7 @@ class _Seeder:
                 gen.name(),
                 gen.phone("leader"),
                 town,
-                title="副镇长",
+                title=say.TITLES["deputy"],
                 supervisor_id=mayor_id,
                 wecom=f"dlg-leader-{i + 3:02d}",
             )
@@ -305,7 +251,7 @@ class _Seeder:
             gen.name(),
             gen.phone("dispatcher"),
             town,
-            title="综治中心调度员",
+            title=say.TITLES["dispatcher"],
             supervisor_id=deputy_ids[0],
             wecom="dlg-dispatcher-01",
         )
@@ -362,7 +308,7 @@ class _Seeder:
                         gen.name(),
                         gen.phone("liaison"),
                         town,
-                        title="包村干部",
+                        title=say.TITLES["liaison"],
                         supervisor_id=deputy_of_zone[zone_name],
                         wecom=f"dlg-liaison-{len(liaison_rows) + 1:02d}",
                     )
@@ -385,7 +331,7 @@ class _Seeder:
                 gen.name(name),
                 gen.phone("village_cadre"),
                 village,
-                title="村支书兼主任",
+                title=say.TITLES["village_cadre"],
                 supervisor_id=liaison_of[name],
                 wecom=f"dlg-cadre-{index + 1:03d}",
             )
@@ -540,16 +486,19 @@ class _Seeder:
 
 
 def _head_title(unit_name: str) -> str:
-    for suffix, title in HEAD_TITLES:
+    for suffix, title in say.HEAD_TITLES:
         if unit_name.endswith(suffix):
             return title
-    return "主任"
+    return say.HEAD_TITLE_OTHER
 
 
-def seed_demo_town(session: Session) -> DemoTown:
-    """Create 大栗港镇 with its roster in the caller's transaction; DemoTownExists if present."""
+def seed_demo_town(session: Session, taxonomy: Taxonomy | None = None) -> DemoTown:
+    """Create 大栗港镇 with its roster in the caller's transaction; DemoTownExists if present.
+
+    The town's units follow `taxonomy` (config/taxonomy.toml when none is given).
+    """
     config = load_demo_config()
     stmt = select(Place.id).where(Place.name == config.town, Place.kind == PlaceKind.town.value)
     if session.exec(stmt).first() is not None:
         raise DemoTownExists(f"{config.town} is already in the database")
-    return _Seeder(session, config).seed()
+    return _Seeder(session, config, taxonomy or load_taxonomy()).seed()
