@@ -111,6 +111,7 @@ class ParseResult:
     # Fields the parser is not sure of ("category", "village"): ask, or leave to the dispatcher.
     unsure_fields: tuple[str, ...] = ()
     second_opinion: bool = False  # whether the learned model decided the category
+    group_said: bool = False  # the text named the group (else it is the reporter's, or None)
 
     @property
     def unsure(self) -> bool:
@@ -314,6 +315,7 @@ class GrievanceParser:
         village = places[0].village if places else reporter_village
         village_confidence, village_choices = _village_confidence(places, reporter_village)
         group = self._find_group(norm)
+        group_said = group is not None
         if group is None and village is not None and village == reporter_village:
             group = reporter_group
         households = self._households(masked)
@@ -344,6 +346,7 @@ class GrievanceParser:
             category_choices=category_choices,
             village_choices=village_choices,
             unsure_fields=unsure_fields,
+            group_said=group_said,
         )
         if "category" in unsure_fields and self.second_opinion is not None:
             result = self.second_opinion.second_opinion(text, result)
