@@ -149,10 +149,24 @@ def test_decorated_is_not_repaired(parser: GrievanceParser) -> None:
 
 @pytest.mark.parametrize(
     "text",
-    ["今天走访了5组的几户困难户，情况都还稳定", "上次说的路灯已修复，群众表示满意"],
+    [
+        "今天走访了5组的几户困难户，情况都还稳定",
+        "上次说的路灯已修复，群众表示满意",
+        "已联系5组组长，下午一起过去",
+    ],
 )
 def test_a_cadres_note_of_work_done_is_not_a_grievance(parser: GrievanceParser, text: str) -> None:
     assert not parse(parser, text).is_grievance
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["已上报多次了，村道还是烂的没人修", "电杆被撞断了，现场已安排人看守，请供电所马上来"],
+)
+def test_work_words_beside_a_clear_problem_leave_it_a_grievance(
+    parser: GrievanceParser, text: str
+) -> None:
+    assert parse(parser, text).is_grievance
 
 
 @pytest.mark.parametrize(
