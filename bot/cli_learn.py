@@ -132,4 +132,12 @@ def learn(ledgers: tuple[Path, ...], with_resolved: bool) -> None:
     path = settings.instance_path / MODEL_FILE
     model.save(path)
     click.echo(texts.LEARN_MEASURED.format(model=model.cv_accuracy, rules=model.rules_accuracy))
+    if model.unsure_rows:
+        click.echo(
+            texts.LEARN_MEASURED_UNSURE.format(
+                rows=model.unsure_rows,
+                model=model.unsure_cv_accuracy,
+                rules=model.unsure_rules_accuracy,
+            )
+        )
     click.echo((texts.LEARN_USED if model.beats_rules else texts.LEARN_NOT_USED).format(path=path))

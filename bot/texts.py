@@ -66,5 +66,6 @@ LEARN_SOURCE_NAMES = {
 }
 LEARN_TOO_FEW = "样本不够，没有学习：{reason}"
 LEARN_MEASURED = "交叉验证：模型分类准确率 {model:.1%}，规则在同样的工单上 {rules:.1%}"
+LEARN_MEASURED_UNSURE = "其中规则拿不准分类的 {rows} 件：模型 {model:.1%}，规则 {rules:.1%}"
 LEARN_USED = "模型胜过规则：规则拿不准分类时参考模型。已保存到 {path}"
 LEARN_NOT_USED = "模型没有胜过规则，不会使用（仍保存到 {path}，供以后比较）"

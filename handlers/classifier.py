@@ -74,11 +74,18 @@ class LearnedModel:
     examples: int
     sources: dict[str, int]
     trained_at: str
+    # The same two figures on the rows where the rules were unsure of the category: the only
+    # rows the model is asked about at run time.
+    unsure_rows: int = 0
+    unsure_cv_accuracy: float = 0.0
+    unsure_rules_accuracy: float = 0.0
 
     @property
     def beats_rules(self) -> bool:
-        """Whether the model did better than the rules on the same held-out rows."""
-        return self.cv_accuracy > self.rules_accuracy
+        """Whether the model did better than the rules on the same held-out rows, and no worse
+        on those of them where the rules were unsure."""
+        unsure_ok = self.unsure_rows == 0 or self.unsure_cv_accuracy >= self.unsure_rules_accuracy
+        return self.cv_accuracy > self.rules_accuracy and unsure_ok
 
     def predict(self, text: str) -> list[tuple[str, float]]:
         """Categories with their probabilities, likeliest first."""
@@ -140,6 +147,9 @@ class LearnedModel:
             "examples": self.examples,
             "sources": self.sources,
             "trained_at": self.trained_at,
+            "unsure_rows": self.unsure_rows,
+            "unsure_cv_accuracy": self.unsure_cv_accuracy,
+            "unsure_rules_accuracy": self.unsure_rules_accuracy,
         }
         path.parent.mkdir(parents=True, exist_ok=True)
         partial = path.with_suffix(".partial")
@@ -162,6 +172,9 @@ class LearnedModel:
                 examples=int(data["examples"]),
                 sources=dict(data.get("sources", {})),
                 trained_at=str(data.get("trained_at", "")),
+                unsure_rows=int(data.get("unsure_rows", 0)),
+                unsure_cv_accuracy=float(data.get("unsure_cv_accuracy", 0.0)),
+                unsure_rules_accuracy=float(data.get("unsure_rules_accuracy", 0.0)),
             )
         except (KeyError, TypeError, IndexError, json.JSONDecodeError) as exc:
             raise ValueError(f"not a model file: {exc}") from exc
@@ -242,9 +255,14 @@ def train(
     cv_hits = sum(p == y for p, y in zip(predicted, scored_labels, strict=True))
     cv_accuracy = cv_hits / len(scored)
     rules_hits = 0
-    for i in scored:
+    unsure_model = unsure_rules = unsure_rows = 0
+    for row, i in enumerate(scored):
         result = parser.parse(examples[i].text, None, None, assume_problem=True)
         rules_hits += result.category == labels[i]
+        if "category" in result.unsure_fields:
+            unsure_rows += 1
+            unsure_rules += result.category == labels[i]
+            unsure_model += predicted[row] == labels[i]
     rules_accuracy = rules_hits / len(scored)
 
     vectorizer, regression = fitted.steps[0][1], fitted.steps[1][1]
@@ -263,4 +281,7 @@ def train(
         examples=len(examples),
         sources=dict(Counter(e.source for e in examples)),
         trained_at=(now or datetime.now(UTC)).isoformat(timespec="seconds"),
+        unsure_rows=unsure_rows,
+        unsure_cv_accuracy=round(unsure_model / unsure_rows, 4) if unsure_rows else 0.0,
+        unsure_rules_accuracy=round(unsure_rules / unsure_rows, 4) if unsure_rows else 0.0,
     )

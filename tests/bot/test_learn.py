@@ -3,6 +3,7 @@ used only when it beat the rules on the same rows."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -115,6 +116,12 @@ def test_a_ledger_with_the_towns_own_words_teaches_a_model_that_beats_the_rules(
     assert model.rules_accuracy <= 0.25
     assert model.cv_accuracy >= 0.9 and model.beats_rules
     assert bot_texts.LEARN_USED.format(path="")[:8] in result.output
+
+    # Asked only where the rules are unsure, it must do no worse than the rules there either.
+    worse_where_asked = replace(
+        model, unsure_rows=10, unsure_cv_accuracy=0.3, unsure_rules_accuracy=0.5
+    )
+    assert not worse_where_asked.beats_rules
 
     trusted = load_trusted(settings.instance_path)
     assert trusted is not None
