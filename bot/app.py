@@ -18,6 +18,7 @@ from bot.webhook import blueprint as webhook_blueprint
 from config.office import OfficeConfig, load_office
 from config.settings import Settings, get_settings
 from handlers import build_router
+from handlers.classifier import load_trusted
 from handlers.parsers import ParserCache
 from models.base import utcnow
 from models.db import make_engine, read_session
@@ -47,7 +48,8 @@ def create_app(
     app = Flask(__name__)
     # Flask answers 413 itself for bodies over this, before any view reads them.
     app.config["MAX_CONTENT_LENGTH"] = settings.max_body_bytes
-    parsers = parsers or ParserCache()  # rebuilt when the roster's villages change
+    # Rebuilt when the roster's villages change; asks the learned model when the rules are unsure.
+    parsers = parsers or ParserCache(load_trusted(settings.instance_path))
     inbox = Inbox(
         engine,
         settings,

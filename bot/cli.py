@@ -15,6 +15,7 @@ import requests
 from bot import texts as bot_texts
 from bot.cli_admin import admin
 from bot.cli_jobs import jobs
+from bot.cli_learn import learn
 from bot.cli_outbox import outbox, spool
 from bot.cli_outbox import worker as worker_command
 from bot.cli_parse import parse
@@ -162,6 +163,7 @@ main.add_command(roster)
 main.add_command(demo)
 main.add_command(report)
 main.add_command(admin)
+main.add_command(learn)
 
 
 @main.group()

@@ -27,6 +27,7 @@ from config.calendar import TIMEZONE
 from config.office import OfficeConfig
 from config.settings import Settings
 from handlers import texts
+from handlers.classifier import load_trusted
 from handlers.parsers import ParserCache
 from handlers.router import Context, Message, Router
 from models.base import utcnow
@@ -271,7 +272,8 @@ class Inbox:
         parsers: ParserCache | None = None,
     ) -> None:
         self.engine = engine
-        self.parsers = parsers or ParserCache()  # the app's, or this inbox's own (worker, CLI)
+        # The app's, or this inbox's own (worker, CLI).
+        self.parsers = parsers or ParserCache(load_trusted(settings.instance_path))
         self.settings = settings
         self.router = router
         self.office = office

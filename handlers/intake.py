@@ -84,16 +84,24 @@ def _route_and_assign(ctx: Context, ticket: Ticket, person: Person) -> None:
 SURE_OF_CATEGORY = 0.9
 
 
-def _created_reply(ctx: Context, ticket: Ticket, result: ParseResult, person: Person) -> str:
+def _created_reply(
+    ctx: Context, ticket: Ticket, result: ParseResult, person: Person, asking: str | None = None
+) -> str:
     fields = ticket_fields(ctx, ticket)
-    return texts.TICKET_CREATED.format(fixit=_fixit_line(ctx, ticket, result, person), **fields)
+    fixit = _fixit_line(ctx, ticket, result, person, asking)
+    return texts.TICKET_CREATED.format(fixit=fixit, **fields)
 
 
-def _fixit_line(ctx: Context, ticket: Ticket, result: ParseResult, person: Person) -> str:
+def _fixit_line(
+    ctx: Context, ticket: Ticket, result: ParseResult, person: Person, asking: str | None = None
+) -> str:
     """The corrections this ticket may need, and no others: the runner-up category when the
-    parser was unsure, the reporter's own village when another was read, the other urgency."""
+    parser was unsure, the reporter's own village when another was read, the other urgency.
+    A field the next line asks about with numbered choices is not offered twice."""
     fixes = []
-    if result.confidence < SURE_OF_CATEGORY:
+    if asking == "category":
+        pass
+    elif result.confidence < SURE_OF_CATEGORY:
         if result.runner_up:
             fixes.append(
                 texts.FIX_CATEGORY.format(name=category_name(ctx.office, result.runner_up))
@@ -101,7 +109,7 @@ def _fixit_line(ctx: Context, ticket: Ticket, result: ParseResult, person: Perso
         else:
             fixes.append(texts.FIX_CATEGORY_ANY)
     home, group = home_of(ctx.session, person)
-    if home is not None and home.id != ticket.village_id:
+    if home is not None and home.id != ticket.village_id and asking != "village":
         place = texts.HOME_PLACE.format(village=home.name, number=group) if group else home.name
         fixes.append(texts.FIX_PLACE.format(place=place))
     fixes.append(texts.FIX_NOT_URGENT if ticket.urgent else texts.FIX_URGENT)
@@ -226,7 +234,72 @@ def _make_ticket(
         add_attachment(ctx.session, ticket, _attachment_of(message), ctx.now)
     ctx.session.flush()
     _route_and_assign(ctx, ticket, person)
-    return _created_reply(ctx, ticket, result, person)
+    asked = result.ask_fields[0] if result.ask_fields else None
+    reply = _created_reply(ctx, ticket, result, person, asking=asked)
+    if asked is None:
+        return reply
+    return reply + "\n" + _ask_field(message, ctx, ticket, result, asked)
+
+
+# The parser's unsure fields and the question topic whose answer sets each.
+ASK_TOPICS = {"category": "ticket_category", "village": "ticket_village"}
+
+
+def _ask_field(
+    message: Message, ctx: Context, ticket: Ticket, result: ParseResult, field: str
+) -> str:
+    """Put the numbered question about an unsure field; its one line."""
+    choices = result.choices(field)
+    if field == "category":
+        names = [category_name(ctx.office, code) for code in choices]
+        template = texts.ASK_CATEGORY
+    else:
+        names = list(choices)
+        template = texts.ASK_VILLAGE
+    listed = texts.ASK_CHOICE_JOINER.join(
+        texts.ASK_CHOICE.format(number=number, name=name)
+        for number, name in enumerate(names, start=1)
+    )
+    prompt = template.format(choices=listed)
+    context = {"ticket": ticket.id, "group": result.group if result.group_said else None}
+    return questions.ask(message, ctx, ASK_TOPICS[field], choices, prompt, context)
+
+
+@questions.answers(ASK_TOPICS["category"])
+def answer_category(message: Message, ctx: Context, question: Question, choice: str) -> Reply:
+    """The number picked the ticket's category: corrected as 改 类别 would (a labelled example)."""
+    return _answer_correction(message, ctx, question, Correction(category=choice, typed=choice))
+
+
+@questions.answers(ASK_TOPICS["village"])
+def answer_village(message: Message, ctx: Context, question: Question, choice: str) -> Reply:
+    """The number picked the ticket's village, with the group the text named (or the sender's
+    own group when the village picked is theirs)."""
+    group = question.context.get("group")
+    person = ctx.person(message)
+    if group is None and person is not None:
+        home, home_group = home_of(ctx.session, person)
+        group = home_group if home is not None and home.name == choice else None
+    change = Correction(place=choice, group=group, typed=choice)
+    return _answer_correction(message, ctx, question, change)
+
+
+def _answer_correction(
+    message: Message, ctx: Context, question: Question, change: Correction
+) -> Reply:
+    person = ctx.person(message)
+    number = question.context.get("ticket")
+    if person is None or not isinstance(number, int):
+        return None
+    actor = actions.Actor.of(ctx.session, person, via="chat")
+    try:
+        done = actions.correct(desk_of(ctx), actor, number, change)
+    except actions.Refusal as refusal:
+        if refusal.reason == Reason.wrong_state:
+            return texts.CORRECTION_TOO_LATE.format(id=number)
+        return None
+    fields = ticket_fields(ctx, done.ticket)
+    return texts.CORRECTED.format(what=done.note, **fields)
 
 
 def _attachment_of(message: Message) -> Attachment:

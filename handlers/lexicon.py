@@ -107,3 +107,36 @@ SUMMARY_JOINER = "，"
 PUNCT_RUN_PATTERN = r"([，。！？,.!?])[，。！？,.!?]+"
 # Marks a cut summary does not end on before its "…".
 SUMMARY_TRAILING = "，。,. "
+
+# ---------------------------------------------------------------------- a past 台账 (learn)
+
+# Column headings of an office's own Excel 台账 that `grievance-bot learn --from-ledger` reads as
+# the message and its category, after the headings of our own `report --xlsx`.
+LEDGER_TEXT_HEADINGS = (
+    "问题描述", "诉求内容", "反映内容", "来电内容", "问题内容", "事项内容", "内容", "描述",
+    "问题摘要", "摘要", "事项",
+)  # fmt: skip
+LEDGER_CATEGORY_HEADINGS = ("问题类别", "诉求类别", "问题分类", "类别", "分类", "类型")
+
+# ---------------------------------------------------------------------- organisation names
+
+# A firm's or shop's name carries words that are not the problem (金牛电器厂 is no power cut):
+# the name before one of these endings is masked before topic words are counted, unless the
+# whole name is itself a topic word (水厂, 自来水公司).
+ORGANISATION_PATTERN = (
+    r"([\u4e00-\u9fff]{2,4})(?=有限公司|公司|集团|合作社|加工厂|厂|商店|超市|酒店|饭店|门市部)"
+)
+
+# ---------------------------------------------------------------------- urgency: when
+
+# An outage said to recur ("每次停水一两天", "频繁跳闸") or expected ("预计") asks for a lasting
+# fix; it is not out now unless a word of the present says so too.
+NOT_NOW_WORDS = ("每次", "频繁", "多次", "经常", "时常", "隔三差五", "三天两头", "预计")
+PRESENT_WORDS = ("现在", "目前", "今天", "今早", "今晚", "至今", "到现在", "正在", "又停", "还没")
+
+# Where a sentence ends (the first sentence of a long message names its subject), and a clause.
+SENTENCE_END_PATTERN = r"[。！？!?;；\n]"
+CLAUSE_END_PATTERN = r"[，。！？,.!?;；\n]"
+# What the sender asks for names the problem as much as its subject: words after these, to the
+# end of the clause, count more ("…申请临时救助", "请求协调入住敬老院").
+ASK_WORDS = ("申请", "请求", "恳请", "要求", "希望", "请予")

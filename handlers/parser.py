@@ -13,6 +13,7 @@ import unicodedata
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Protocol
 
 import cn2an
 import jieba
@@ -30,6 +31,23 @@ LOGISTICS_OVERRIDE = 2.0
 # A score worth one strong word (taxonomy.toml's default "strong" weight) is a confident call.
 CONFIDENT_SCORE = 3.0
 MAX_GROUP = 20  # the README: no village has more than 20 groups
+# Below these the parser is unsure of a field: the bot asks back with numbered choices, or leaves
+# the field for the dispatcher. Chosen on the dev and tuning sets (bench/parser_eval.py): under
+# 0.65 a category is wrong about one time in six, above it about one time in a hundred.
+SURE_CATEGORY = 0.65
+SURE_VILLAGE = 0.6
+# How sure the village is, by how the text gave it.
+VILLAGE_NAMED = 0.95  # the roster name or its short form, once or always the same
+VILLAGE_MISHEARD = 0.75  # a voice-input homophone or one wrong character before a place word
+VILLAGE_DEFAULT = 0.9  # none named: the README's rule says the reporter's own
+VILLAGE_SEVERAL = 0.5  # two different villages named: which one has the problem?
+MAX_CHOICES = 3
+# Long text: a message this long whose first sentence ends after FIRST_SENTENCE_MIN characters
+# counts that sentence's words this much more; words of what is asked for (申请…, 请求…) too.
+LONG_TEXT = 40
+FIRST_SENTENCE_MIN = 8
+FIRST_SENTENCE_WEIGHT = 1.3
+ASKED_WEIGHT = 2.0
 
 _GROUP_RE = re.compile(lexicon.GROUP_PATTERN)
 _RANGE_RE = re.compile(lexicon.RANGE_PATTERN)
@@ -53,6 +71,12 @@ _FULL_WIDTH_PUNCT = str.maketrans(lexicon.FULL_WIDTH_PUNCT)
 _PUNCT_RUN_RE = re.compile(lexicon.PUNCT_RUN_PATTERN)
 _LATIN_OR_DIGIT_RE = re.compile(r"[0-9a-z]")
 _FILLER_CHARS = set(lexicon.FILLER_CHARS)
+_ORGANISATION_RE = re.compile(lexicon.ORGANISATION_PATTERN)
+_SENTENCE_END_RE = re.compile(lexicon.SENTENCE_END_PATTERN)
+_CLAUSE_END_RE = re.compile(lexicon.CLAUSE_END_PATTERN)
+_ASK_RE = re.compile("|".join(lexicon.ASK_WORDS))
+_NOT_NOW_RE = re.compile("|".join(lexicon.NOT_NOW_WORDS))
+_PRESENT_RE = re.compile("|".join(lexicon.PRESENT_WORDS))
 
 # What a message is, when it is not plainly a grievance: the bot answers each kind its own way.
 GRIEVANCE = "grievance"
@@ -80,11 +104,40 @@ class ParseResult:
     confidence: float
     kind: str = GRIEVANCE  # GRIEVANCE, or why not: COURTESY, LOGISTICS… UNSURE
     runner_up: str | None = None  # the next likeliest category, when another scored at all
+    village_confidence: float = 1.0
+    # The likeliest categories and villages, best first (the chosen one first), for a question.
+    category_choices: tuple[str, ...] = ()
+    village_choices: tuple[str, ...] = ()
+    # Fields the parser is not sure of ("category", "village"): ask, or leave to the dispatcher.
+    unsure_fields: tuple[str, ...] = ()
+    second_opinion: bool = False  # whether the learned model decided the category
+    group_said: bool = False  # the text named the group (else it is the reporter's, or None)
 
     @property
     def unsure(self) -> bool:
         """Whether the parser could not tell if this is a problem (ask the sender)."""
         return self.kind == UNSURE
+
+    def choices(self, field: str) -> tuple[str, ...]:
+        """The candidates of an unsure field, best first."""
+        return self.category_choices if field == "category" else self.village_choices
+
+    @property
+    def ask_fields(self) -> tuple[str, ...]:
+        """Unsure fields worth a numbered question: those with two candidates or more.
+
+        An unsure field with one candidate ("other" when no topic word was found) is left to
+        the dispatcher: a question with one answer asks nothing.
+        """
+        return tuple(field for field in self.unsure_fields if len(self.choices(field)) >= 2)
+
+
+class SecondOpinion(Protocol):
+    """What the parser asks when it is unsure of a category (a learned model)."""
+
+    def second_opinion(self, text: str, result: ParseResult) -> ParseResult:
+        """The result with the category this opinion holds, or the result unchanged."""
+        ...
 
 
 @dataclass(frozen=True)
@@ -98,14 +151,26 @@ class _Place:
     village: str
     start: int
     end: int
+    exact: bool = True
 
 
 class GrievanceParser:
     """Keyword-and-rule parser for grievance messages; build once, call ``parse`` many times."""
 
-    def __init__(self, taxonomy: Taxonomy, villages: Iterable[str]) -> None:
-        """Build the tokenizer, keyword tables and village matchers."""
+    def __init__(
+        self,
+        taxonomy: Taxonomy,
+        villages: Iterable[str],
+        *,
+        second_opinion: SecondOpinion | None = None,
+    ) -> None:
+        """Build the tokenizer, keyword tables and village matchers.
+
+        `second_opinion` (a model learned from the town's tickets, handlers/classifier.py) is
+        asked only about a category the rules are unsure of.
+        """
         self.taxonomy = taxonomy
+        self.second_opinion = second_opinion
         self._villages = tuple(_Village(name, _stem(name)) for name in dict.fromkeys(villages))
         self._codes = taxonomy.codes
         self._homophones = taxonomy.homophone_map()
@@ -218,7 +283,7 @@ class GrievanceParser:
 
         tokens = list(self._tokenizer.tokenize(norm, HMM=False))
         places = self._find_places(norm, {start for _, start, _ in tokens})
-        masked = _mask(norm, places)
+        masked = self._mask_organisations(_mask(norm, places))
         scores = self._score(masked, tokens)
         ranked = sorted(range(len(scores)), key=lambda i: (-scores[i], i))
         top, second = scores[ranked[0]], scores[ranked[1]]
@@ -248,14 +313,26 @@ class GrievanceParser:
         assert category is not None
 
         village = places[0].village if places else reporter_village
+        village_confidence, village_choices = _village_confidence(places, reporter_village)
         group = self._find_group(norm)
+        group_said = group is not None
         if group is None and village is not None and village == reporter_village:
             group = reporter_group
         households = self._households(masked)
         urgent = self._urgent(norm, category, households)
         scored = [self._codes[i] for i in ranked if scores[i] > 0]
         runner_up = next((code for code in scored if code != category), None)
-        return ParseResult(
+        confidence = round(max(0.05, min(0.99, confidence)), 3)
+        category_choices = tuple(dict.fromkeys([category, *scored]))[:MAX_CHOICES]
+        unsure_fields = tuple(
+            field
+            for field, sure in (
+                ("category", confidence >= SURE_CATEGORY),
+                ("village", village_confidence >= SURE_VILLAGE),
+            )
+            if not sure
+        )
+        result = ParseResult(
             is_grievance=True,
             category=category,
             village=village,
@@ -263,9 +340,17 @@ class GrievanceParser:
             urgent=urgent,
             households=households,
             summary=_summary(text),
-            confidence=round(max(0.05, min(0.99, confidence)), 3),
+            confidence=confidence,
             runner_up=runner_up,
+            village_confidence=village_confidence,
+            category_choices=category_choices,
+            village_choices=village_choices,
+            unsure_fields=unsure_fields,
+            group_said=group_said,
         )
+        if "category" in unsure_fields and self.second_opinion is not None:
+            result = self.second_opinion.second_opinion(text, result)
+        return result
 
     # ------------------------------------------------------------------ grievance or not
 
@@ -297,12 +382,28 @@ class GrievanceParser:
             if connector is not None:
                 damp_from = connector.start()
 
+        # In a long message the first sentence names the subject; what follows is often its
+        # side effects ("…水渠堵了，秧都要干死了，老人挖不动").
+        first_end = length
+        if length >= LONG_TEXT:
+            stop = _SENTENCE_END_RE.search(masked, FIRST_SENTENCE_MIN)
+            if stop is not None and stop.start() < length - FIRST_SENTENCE_MIN:
+                first_end = stop.start()
+        asked = [
+            (m.start(), _CLAUSE_END_RE.search(masked, m.end())) for m in _ASK_RE.finditer(masked)
+        ]
+        asked_spans = [(a, e.start() if e else length) for a, e in asked]
+
         def add(hits: tuple[tuple[int, float], ...], pos: int) -> None:
             # The README labels the first problem named, so later words count a little less
             # and words after "还有/另外" less again, but only once something came before.
             factor = 1.0 - 0.3 * pos / length
             if pos >= damp_from and any(scores):
                 factor *= 0.6
+            if pos < first_end < length:
+                factor *= FIRST_SENTENCE_WEIGHT
+            if any(a <= pos < e for a, e in asked_spans):
+                factor *= ASKED_WEIGHT
             for idx, weight in hits:
                 scores[idx] += weight * factor
 
@@ -351,6 +452,26 @@ class GrievanceParser:
                 pos = masked.find(first, pos + 1)
         return scores
 
+    def _mask_organisations(self, masked: str) -> str:
+        """Blank out firms' and shops' names, unless the name is a topic word itself."""
+        if not _ORGANISATION_RE.search(masked):
+            return masked
+        chars = list(masked)
+        for match in _ORGANISATION_RE.finditer(masked):
+            start, end = match.span()
+            # The longest listed word ending at the name's end or running into the ending
+            # (水厂, 自来水公司) says what the text is about: keep the name then.
+            if any(
+                masked[j : end + k] in self._multi
+                for j in range(start, end)
+                for k in range(1, 6)
+                if end + k <= len(masked)
+            ):
+                continue
+            for j in range(start, end):
+                chars[j] = "□"
+        return "".join(chars)
+
     def _word_starts_inside(self, masked: str, i: int, size: int, token_starts: set[int]) -> bool:
         """Whether a listed word begins at a token start inside masked[i + 1 : i + size]."""
         for j in range(i + 1, i + size):
@@ -396,7 +517,7 @@ class GrievanceParser:
                 if start < 0 or any(taken[start:end]):
                     continue
                 if self._fuzzy_match(norm[start:end], village.stem, strict):
-                    places.append(_Place(village.name, start, end))
+                    places.append(_Place(village.name, start, end, exact=False))
                     for j in range(start, end):
                         taken[j] = True
                     break
@@ -488,6 +609,7 @@ class GrievanceParser:
             and _found(self._outage_re, text)
             and not (category == "water" and _found(self._partial_re, text))
             and (households != 1 or _found(self._duration_re, text))
+            and not (_NOT_NOW_RE.search(text) and not _PRESENT_RE.search(text))
         ):
             return True
         # Children by open water is the drowning risk of the README, said or not.
@@ -505,6 +627,22 @@ class GrievanceParser:
 
 
 # ---------------------------------------------------------------------- helpers
+
+
+def _village_confidence(
+    places: list[_Place], reporter_village: str | None
+) -> tuple[float, tuple[str, ...]]:
+    """How sure the village is, and the villages to offer when it is not."""
+    named = tuple(dict.fromkeys(place.village for place in places))
+    if not named:
+        choices = (reporter_village,) if reporter_village else ()
+        return (VILLAGE_DEFAULT if reporter_village else 0.0), choices
+    if len(named) > 1:
+        return VILLAGE_SEVERAL, named[:MAX_CHOICES]
+    if places[0].exact:
+        return VILLAGE_NAMED, named
+    extra = (reporter_village,) if reporter_village and reporter_village != named[0] else ()
+    return VILLAGE_MISHEARD, (*named, *extra)
 
 
 def _stem(name: str) -> str:

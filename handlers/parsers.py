@@ -7,7 +7,7 @@ import threading
 from sqlmodel import Session
 
 from config.taxonomy import Taxonomy
-from handlers.parser import GrievanceParser
+from handlers.parser import GrievanceParser, SecondOpinion
 from models.actions import village_names
 
 
@@ -20,7 +20,9 @@ class ParserCache:
     villages and categories make it the same parser.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, second_opinion: SecondOpinion | None = None) -> None:
+        """`second_opinion`: the model `grievance-bot learn` made, when it beat the rules."""
+        self.second_opinion = second_opinion
         self._lock = threading.Lock()
         self._key: tuple[tuple[str, ...], Taxonomy] | None = None
         self._parser: GrievanceParser | None = None
@@ -30,7 +32,7 @@ class ParserCache:
         key = (village_names(session), taxonomy)
         with self._lock:
             if self._parser is None or self._key is None or not self._same(key):
-                self._parser = GrievanceParser(taxonomy, key[0])
+                self._parser = GrievanceParser(taxonomy, key[0], second_opinion=self.second_opinion)
                 self._key = key
             return self._parser
 

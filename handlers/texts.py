@@ -124,6 +124,11 @@ NOT_UNDERSTOOD = (
 ASK_IS_PROBLEM = "是要反映问题吗？回复 1 是，2 不是"
 ASK_DECLINED = "好的，这条不登记。有问题随时直接发给我们。"
 QUESTION_PICK_ONE = "请回复 1 到 {count} 之间的数字。"
+# (i15-parser) The parser is unsure of a new ticket's category or village: one line, numbered.
+ASK_CATEGORY = "是哪一类问题？{choices}（回复数字）"
+ASK_VILLAGE = "是哪个村的问题？{choices}（回复数字）"
+ASK_CHOICE = "{number} {name}"
+ASK_CHOICE_JOINER = "，"
 NOT_A_REPORTER = "您的账号是干部账号，群众问题请让邻长反映；发送“帮助”查看干部命令。"
 
 CORRECTION_HELP = (
