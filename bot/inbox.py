@@ -34,6 +34,7 @@ from handlers.router import Context, Message, Router
 from models.base import utcnow
 from models.conversation import ConversationState
 from models.db import WriteBusy, read_session, unit_of_work
+from models.directory import table_of
 from models.inbound import InboundMessage, column_chars, dedup_key_for, find_inbound
 from models.outbox import enqueue
 from models.person import BindingAttempt, Person, person_for_sender
@@ -354,7 +355,7 @@ class Inbox:
         )
         text = self.router.dispatch(message, ctx)
         reply = render_reply(text, raw, now) if text else SUCCESS
-        inbound = InboundMessage.__table__
+        inbound = table_of(InboundMessage)
         session.execute(update(inbound).where(inbound.c.id == record_id).values(reply=reply))
         return reply, text
 
@@ -498,7 +499,7 @@ def record_delivery(session: Session, message: Message, key: str, now: datetime)
     """
     dialect = session.get_bind().dialect.name
     insert = postgresql_insert if dialect == "postgresql" else sqlite_insert
-    inbound = InboundMessage.__table__
+    inbound = table_of(InboundMessage)
     statement = (
         insert(inbound)
         .values(

@@ -61,7 +61,7 @@ from config.office import OfficeConfig
 from config.taxonomy import Taxonomy
 from models import texts
 from models.deadlines import extend_resolve_due, set_deadlines
-from models.directory import directory_of
+from models.directory import directory_of, table_of
 from models.person import HANDLER_ROLES, Person, Role, find_handlers, roles_of
 from models.place import Place
 from models.routing import RouteChoice, choose_assignee, dispatchers_for
@@ -283,7 +283,7 @@ def open_ticket(
         events.append(
             _event_row(ticket, desk.now, "assigned", None, note, previous, S.assigned.value)
         )
-    desk.session.execute(insert(TicketEvent.__table__), events)  # one executemany: no ids back
+    desk.session.execute(insert(table_of(TicketEvent)), events)  # one executemany: no ids back
     if choice is not None:
         desk.notifier.assigned(ticket, choice.person.id)
     return choice

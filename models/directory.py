@@ -26,13 +26,14 @@ from __future__ import annotations
 
 import threading
 import weakref
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import Column, Integer, MetaData, String, Table, event, select
 from sqlalchemy.orm import ORMExecuteState, SessionTransaction, make_transient_to_detached
-from sqlmodel import Session
+from sqlalchemy.orm import Session as OrmSession
+from sqlmodel import Session, SQLModel
 
 from models.person import HANDLER_ROLES, Coverage, Person, PersonRole, Role, Unit
 from models.place import Place, PlaceKind
@@ -78,6 +79,17 @@ class PersonCard:
 
 
 PERSON_COLUMNS = ("id", "name", "phone", "title", "place_id", "unit_id", "supervisor_id", "active")
+
+
+def _card(values: Sequence[Any], roles: frozenset[Role]) -> PersonCard:
+    return PersonCard(**dict(zip(PERSON_COLUMNS, values, strict=True)), roles=roles)
+
+
+def table_of(model: type[SQLModel]) -> Table:
+    """The Core table of a SQLModel class, for statements the ORM need not build."""
+    table = model.__table__  # type: ignore[attr-defined]
+    assert isinstance(table, Table)
+    return table
 
 
 class PlaceBook:
@@ -128,10 +140,16 @@ class PlaceBook:
 
 
 class PeopleBook:
-    """Everyone with a handler role (with roles, coverage and unit headship), eagerly; other
-    people's cards as they are asked for."""
+    """Everyone's roles; everyone with a handler role (with coverage and unit headship) as a
+    card, eagerly; other people's cards as they are asked for."""
 
-    def __init__(self, cards: Iterable[PersonCard], coverage: Iterable[tuple[int, int, str]]):
+    def __init__(
+        self,
+        cards: Iterable[PersonCard],
+        coverage: Iterable[tuple[int, int, str]],
+        roles: dict[int, frozenset[Role]],
+    ) -> None:
+        self.roles = roles  # everyone's
         self.cards: dict[int, PersonCard | None] = {}
         self.by_role: dict[Role, list[int]] = {}
         self.unit_heads: dict[int, list[int]] = {}
@@ -144,8 +162,8 @@ class PeopleBook:
             if Role.unit_head in card.roles and card.unit_id is not None:
                 self.unit_heads.setdefault(card.unit_id, []).append(card.id)
         self.covering: dict[tuple[int, str], list[int]] = {}
-        for person_id, place_id, role in sorted(coverage):
-            self.covering.setdefault((place_id, role), []).append(person_id)
+        for person_id, place_id, covered_as in sorted(coverage):
+            self.covering.setdefault((place_id, covered_as), []).append(person_id)
 
 
 @dataclass
@@ -175,8 +193,20 @@ class View:
         if person_id is None:
             return None
         cards = self.people.cards
-        if person_id not in cards:
-            cards[person_id] = _load_card(self.session, person_id)
+        if person_id in cards:
+            return cards[person_id]
+        roles = self.roles(person_id)
+        # A person this session holds already (the sender) needs no query, and is not kept:
+        # the session may hold them from an earlier transaction.
+        loaded = self.session.identity_map.get(self.session.identity_key(Person, person_id))
+        if isinstance(loaded, Person):
+            values = [getattr(loaded, name) for name in PERSON_COLUMNS]
+            return _card(values, roles)
+        person = table_of(Person).c
+        row = self.session.execute(
+            select(*(person[name] for name in PERSON_COLUMNS)).where(person.id == person_id)
+        ).first()
+        cards[person_id] = _card(row, roles) if row is not None else None
         return cards[person_id]
 
     def active_cards(self, ids: Iterable[int]) -> list[PersonCard]:
@@ -185,14 +215,14 @@ class View:
         return [c for c in found if c is not None and c.active]
 
     def roles(self, person_id: int) -> frozenset[Role]:
-        card = self.card(person_id)
-        return card.roles if card is not None else frozenset()
+        """Every role a person holds."""
+        return self.people.roles.get(person_id, frozenset())
 
     def by_phone(self, phone: str) -> PersonCard | None:
         phones = self.people.phones
         if phone not in phones:
             found = self.session.execute(
-                select(Person.__table__.c.id).where(Person.__table__.c.phone == phone)
+                select(table_of(Person).c.id).where(table_of(Person).c.phone == phone)
             ).scalar()
             phones[phone] = found
         return self.card(phones[phone])
@@ -214,21 +244,8 @@ class View:
         return self.places.unit_names.get(unit_id) if unit_id is not None else None
 
 
-def _load_card(session: Session, person_id: int) -> PersonCard | None:
-    person = Person.__table__.c
-    row = session.execute(
-        select(*(person[name] for name in PERSON_COLUMNS)).where(person.id == person_id)
-    ).first()
-    if row is None:
-        return None
-    roles = session.execute(
-        select(PersonRole.__table__.c.role).where(PersonRole.__table__.c.person_id == person_id)
-    ).scalars()
-    return PersonCard(*row, roles=frozenset(Role(r) for r in roles))
-
-
 def _load_places(session: Session) -> PlaceBook:
-    place, unit = Place.__table__.c, Unit.__table__.c
+    place, unit = table_of(Place).c, table_of(Unit).c
     rows = session.execute(
         select(
             place.id, place.name, place.kind, place.parent_id, place.path, place.depth, place.number
@@ -239,22 +256,21 @@ def _load_places(session: Session) -> PlaceBook:
 
 
 def _load_people(session: Session) -> PeopleBook:
-    person, role = Person.__table__.c, PersonRole.__table__.c
-    handlers = select(role.person_id).where(role.role.in_([r.value for r in HANDLER_ROLES]))
+    person, role = table_of(Person).c, table_of(PersonRole).c
+    held: dict[int, set[Role]] = {}
+    for person_id, value in session.execute(select(role.person_id, role.role)):
+        held.setdefault(person_id, set()).add(Role(value))
+    # One frozenset per combination of roles: a county's 邻长 share a handful.
+    shared: dict[frozenset[Role], frozenset[Role]] = {}
+    roles = {i: shared.setdefault(frozenset(r), frozenset(r)) for i, r in held.items()}
+    handler_ids = select(role.person_id).where(role.role.in_([r.value for r in HANDLER_ROLES]))
     rows = session.execute(
-        select(*(person[name] for name in PERSON_COLUMNS), role.role)
-        .join(PersonRole.__table__, role.person_id == person.id)
-        .where(person.id.in_(handlers))
+        select(*(person[name] for name in PERSON_COLUMNS)).where(person.id.in_(handler_ids))
     )
-    columns: dict[int, tuple[Any, ...]] = {}
-    roles: dict[int, set[Role]] = {}
-    for *values, held in rows:
-        columns[values[0]] = tuple(values)
-        roles.setdefault(values[0], set()).add(Role(held))
-    cards = [PersonCard(*columns[i], roles=frozenset(roles[i])) for i in columns]
-    cover = Coverage.__table__.c
+    cards = [_card(row, roles.get(row[0], frozenset())) for row in rows]
+    cover = table_of(Coverage).c
     coverage = session.execute(select(cover.person_id, cover.place_id, cover.role))
-    return PeopleBook(cards, [tuple(c) for c in coverage])
+    return PeopleBook(cards, [tuple(c) for c in coverage], roles)
 
 
 def directory_of(session: Session) -> View:
@@ -294,7 +310,7 @@ def _books_for(session: Session) -> _Books:
         return books
 
 
-def forget_view(session: Session) -> None:
+def forget_view(session: OrmSession) -> None:
     """Make the session's next directory use read the stamps again."""
     session.info.pop(_VIEW_KEY, None)
 
