@@ -15,7 +15,7 @@ from xml.parsers.expat import ExpatError
 import wechatpy
 import wechatpy.enterprise
 import xmltodict
-from sqlalchemy import Engine, update
+from sqlalchemy import Engine, bindparam, update
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import DBAPIError, IntegrityError, InterfaceError, OperationalError
@@ -498,22 +498,36 @@ def record_delivery(session: Session, message: Message, key: str, now: datetime)
     twin waits here for the first one's commit and then finds it recorded.
     """
     dialect = session.get_bind().dialect.name
-    insert = postgresql_insert if dialect == "postgresql" else sqlite_insert
+    statement = _RECORD_DELIVERY["postgresql" if dialect == "postgresql" else "sqlite"]
+    found: int | None = session.execute(
+        statement,
+        {
+            "channel": message.channel,
+            "sender": message.sender,
+            "dedup_key": key,
+            "msg_type": message.type,
+            "received_at": now,
+        },
+    ).scalar()
+    return found
+
+
+def _record_delivery_statement(insert: Any) -> Any:
     inbound = table_of(InboundMessage)
-    statement = (
+    columns = ("channel", "sender", "dedup_key", "msg_type", "received_at")
+    return (
         insert(inbound)
-        .values(
-            channel=message.channel,
-            sender=message.sender,
-            dedup_key=key,
-            msg_type=message.type,
-            received_at=now,
-        )
+        .values({name: bindparam(name) for name in columns})
         .on_conflict_do_nothing(index_elements=["channel", "sender", "dedup_key"])
         .returning(inbound.c.id)
     )
-    found: int | None = session.execute(statement).scalar()
-    return found
+
+
+# Built once: the statement is the same for every delivery, only its values change.
+_RECORD_DELIVERY = {
+    "postgresql": _record_delivery_statement(postgresql_insert),
+    "sqlite": _record_delivery_statement(sqlite_insert),
+}
 
 
 def _local_time(moment: datetime) -> str:
