@@ -15,7 +15,8 @@ by the next message. Reading the stamps before the rows means a book can only be
 stamp (PostgreSQL reads each statement at its own moment), which costs a rebuild, never a stale
 answer. A stamp is random, never a count, so a rolled-back change leaves no book that could
 match again. Within one transaction, an ORM flush or statement that writes the roster's tables
-drops the transaction's view, so the same transaction sees what it wrote.
+makes that transaction read the directory into books of its own (shared by no other), so it
+sees what it wrote and nobody else sees it before the commit.
 
 Books are shared by a process's threads and never changed after building, except for the
 lazily filled cards of people no handler role brings into the book at build time (reporters):
@@ -30,7 +31,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import Column, Integer, MetaData, String, Table, event, select
+from sqlalchemy import Column, Integer, MetaData, String, Table, event, inspect, select
 from sqlalchemy.orm import ORMExecuteState, SessionTransaction, make_transient_to_detached
 from sqlalchemy.orm import Session as OrmSession
 from sqlmodel import Session, SQLModel
@@ -178,6 +179,7 @@ class _Books:
 _BOOKS: weakref.WeakKeyDictionary[Any, _Books] = weakref.WeakKeyDictionary()
 _BOOKS_GUARD = threading.Lock()
 _VIEW_KEY = "directory_view"
+_WROTE_KEY = "directory_wrote_roster"
 
 
 class View:
@@ -275,11 +277,16 @@ def _load_people(session: Session) -> PeopleBook:
 
 def directory_of(session: Session) -> View:
     """The directory as this session's transaction sees it: the stamps are read once per
-    transaction, and a book is rebuilt when its stamp changed."""
+    transaction, and a book is rebuilt when its stamp changed. A transaction that wrote the
+    roster's tables itself reads them into books of its own, which no other one shares."""
     transaction = session.get_transaction()
     held = session.info.get(_VIEW_KEY)
     if held is not None and transaction is not None and held[0] is transaction:
         view: View = held[1]
+        return view
+    if session.info.get(_WROTE_KEY):
+        view = View(session, _load_places(session), _load_people(session))
+        session.info[_VIEW_KEY] = (session.get_transaction(), view)
         return view
     stamps = session.execute(
         select(DIRECTORY_VERSION.c.places, DIRECTORY_VERSION.c.people).where(
@@ -315,31 +322,45 @@ def forget_view(session: OrmSession) -> None:
     session.info.pop(_VIEW_KEY, None)
 
 
+def _wrote_roster(session: OrmSession) -> None:
+    """This transaction changed the roster: from now on it reads the directory for itself
+    (on PostgreSQL its stamp changes once per transaction, so the stamp cannot tell)."""
+    session.info[_WROTE_KEY] = True
+    forget_view(session)
+
+
+def _changes_roster(obj: object) -> bool:
+    if isinstance(obj, Person):
+        # A binding (wechat_openid, wecom_userid, bound_at) is not in the directory.
+        attrs = inspect(obj).attrs
+        return any(attrs[name].history.has_changes() for name in PERSON_COLUMNS)
+    return isinstance(obj, ROSTER_CLASSES)
+
+
 @event.listens_for(Session, "before_flush")
 def _roster_flushed(session: Session, _context: object, _instances: object) -> None:
-    """A flush that writes the roster's tables changes the stamps this transaction sees."""
-    if _VIEW_KEY not in session.info:
-        return
-    for obj in (*session.new, *session.dirty, *session.deleted):
-        if isinstance(obj, ROSTER_CLASSES):
-            forget_view(session)
-            return
+    """A flush that writes the roster's tables."""
+    if any(isinstance(obj, ROSTER_CLASSES) for obj in (*session.new, *session.deleted)) or any(
+        _changes_roster(obj) for obj in session.dirty
+    ):
+        _wrote_roster(session)
 
 
 @event.listens_for(Session, "do_orm_execute")
 def _roster_statement(state: ORMExecuteState) -> None:
-    """So does an INSERT, UPDATE or DELETE statement on one of them."""
-    if _VIEW_KEY not in state.session.info or state.is_select:
+    """An INSERT, UPDATE or DELETE statement on one of them (or SQL text, which may be one)."""
+    if state.is_select:
         return
     tables = {getattr(t, "name", None) for t in getattr(state.statement, "_all_tables", ())}
     table = getattr(state.statement, "table", None)
     if table is None or getattr(table, "name", None) in ROSTER_TABLES or tables & ROSTER_TABLES:
-        forget_view(state.session)
+        _wrote_roster(state.session)
 
 
 def _transaction_ended(session: Session, transaction: SessionTransaction) -> None:
     if transaction.parent is None:
         forget_view(session)
+        session.info.pop(_WROTE_KEY, None)
 
 
 event.listen(Session, "after_transaction_end", _transaction_ended)
