@@ -346,7 +346,7 @@ def in_process(args: argparse.Namespace, db_url: str | None, instance: Path) -> 
     from sqlalchemy import Engine, event
 
     from bot.app import create_app
-    from bot.cli_roster import seed_demo_if_empty
+    from demo.cli import seed_demo_if_empty
     from models.db import make_engine
     from models.migrate import upgrade
 

@@ -15,7 +15,9 @@ from xml.parsers.expat import ExpatError
 import wechatpy
 import wechatpy.enterprise
 import xmltodict
-from sqlalchemy import Engine
+from sqlalchemy import Engine, bindparam, update
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import DBAPIError, IntegrityError, InterfaceError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlmodel import Session
@@ -33,6 +35,7 @@ from handlers.router import Context, Message, Router
 from models.base import utcnow
 from models.conversation import ConversationState
 from models.db import WriteBusy, read_session, unit_of_work
+from models.directory import table_of
 from models.inbound import InboundMessage, column_chars, dedup_key_for, find_inbound
 from models.outbox import enqueue
 from models.person import BindingAttempt, Person, person_for_sender
@@ -329,28 +332,21 @@ class Inbox:
         # WeChat gives up after 5 seconds: rather spool (or answer "try again") in time than
         # succeed late.
         with unit_of_work(self.engine, wait=WRITER_WAIT_SECONDS) as session:
-            seen = find_inbound(session, message.channel, message.sender, key)
-            if seen is not None:
+            record_id = record_delivery(session, message, key, now)
+            if record_id is None:
+                seen = find_inbound(session, message.channel, message.sender, key)
                 log.info(
                     "repeat delivery %s from %s answered from store", key, mask(message.sender)
                 )
-                return seen.reply or SUCCESS
-            record, _text = self._dispatch(session, raw, message, key, now)
-        return record.reply or SUCCESS
+                return (seen.reply if seen else None) or SUCCESS
+            reply, _text = self._dispatch(session, raw, message, record_id, now)
+        return reply
 
     def _dispatch(
-        self, session: Session, raw: Any, message: Message, key: str, now: datetime
-    ) -> tuple[InboundMessage, str | None]:
-        """Record the delivery and run its handler in the caller's transaction."""
-        record = InboundMessage(
-            channel=message.channel,
-            sender=message.sender,
-            dedup_key=key,
-            msg_type=message.type,
-            received_at=now,
-        )
-        session.add(record)
-        session.flush()  # on PostgreSQL a concurrent twin blocks here until we commit
+        self, session: Session, raw: Any, message: Message, record_id: int, now: datetime
+    ) -> tuple[str, str | None]:
+        """Run the handler of a recorded delivery in the caller's transaction and store its
+        reply; the rendered reply and its text."""
         ctx = Context(
             session=session,
             settings=self.settings,
@@ -360,9 +356,10 @@ class Inbox:
             parsers=self.parsers,
         )
         text = self.router.dispatch(message, ctx)
-        record.reply = render_reply(text, raw, now) if text else SUCCESS
-        session.add(record)
-        return record, text
+        reply = render_reply(text, raw, now) if text else SUCCESS
+        inbound = table_of(InboundMessage)
+        session.execute(update(inbound).where(inbound.c.id == record_id).values(reply=reply))
+        return reply, text
 
     def error_reply(self, raw: Any) -> str:
         """The answer when handling failed: nothing was stored, so WeChat's retry tries again."""
@@ -444,14 +441,15 @@ class Inbox:
     def _ingest_once(self, raw: Any, message: Message, entry: SpoolEntry) -> bool:
         arrived = entry.received_at or self.clock()
         with unit_of_work(self.engine) as session:
-            seen = find_inbound(session, message.channel, message.sender, entry.key)
-            if seen is None:
-                _record, text = self._dispatch(session, raw, message, entry.key, arrived)
+            record_id = record_delivery(session, message, entry.key, arrived)
+            if record_id is not None:
+                _reply, text = self._dispatch(session, raw, message, record_id, arrived)
             else:
-                text = reply_content(seen.reply)
+                seen = find_inbound(session, message.channel, message.sender, entry.key)
+                text = reply_content(seen.reply if seen else None)
             if text:
                 self._tell_sender(session, message, entry, texts.SPOOL_REPLY, arrived, reply=text)
-        return seen is None
+        return record_id is not None
 
     def tell_failed(self, entry: SpoolEntry) -> None:
         """Ask the sender of a spooled callback that could not be handled to send it again."""
@@ -493,6 +491,45 @@ class Inbox:
             dedup_key="spool:" + hashlib.sha256(identity.encode("utf-8")).hexdigest()[:48],
             recipient=(entry.channel, entry.sender),
         )
+
+
+def record_delivery(session: Session, message: Message, key: str, now: datetime) -> int | None:
+    """Record a delivery once: its id, or None when it was recorded before (a retry).
+
+    One statement (INSERT … ON CONFLICT DO NOTHING RETURNING id); on PostgreSQL a concurrent
+    twin waits here for the first one's commit and then finds it recorded.
+    """
+    dialect = session.get_bind().dialect.name
+    statement = _RECORD_DELIVERY["postgresql" if dialect == "postgresql" else "sqlite"]
+    found: int | None = session.execute(
+        statement,
+        {
+            "channel": message.channel,
+            "sender": message.sender,
+            "dedup_key": key,
+            "msg_type": message.type,
+            "received_at": now,
+        },
+    ).scalar()
+    return found
+
+
+def _record_delivery_statement(insert: Any) -> Any:
+    inbound = table_of(InboundMessage)
+    columns = ("channel", "sender", "dedup_key", "msg_type", "received_at")
+    return (
+        insert(inbound)
+        .values({name: bindparam(name) for name in columns})
+        .on_conflict_do_nothing(index_elements=["channel", "sender", "dedup_key"])
+        .returning(inbound.c.id)
+    )
+
+
+# Built once: the statement is the same for every delivery, only its values change.
+_RECORD_DELIVERY = {
+    "postgresql": _record_delivery_statement(postgresql_insert),
+    "sqlite": _record_delivery_statement(sqlite_insert),
+}
 
 
 def _local_time(moment: datetime) -> str:

@@ -10,9 +10,9 @@ from config.calendar import TIMEZONE
 from config.office import OfficeConfig
 from handlers import texts
 from handlers.router import Context
+from models.directory import PersonCard, directory_of
 from models.outbox import enqueue
-from models.person import ROLE_NAMES, Person, Unit, roles_of
-from models.place import Place
+from models.person import ROLE_NAMES, Person
 from models.ticket import Ticket
 
 LOCAL = TIMEZONE
@@ -25,22 +25,24 @@ def category_name(office: OfficeConfig, code: str | None) -> str:
 
 def place_label(session: Session, ticket: Ticket) -> str:
     """ "张家村3组" — where the problem is."""
-    village = session.get(Place, ticket.village_id) if ticket.village_id else None
+    places = directory_of(session).places.places
+    village = places.get(ticket.village_id) if ticket.village_id else None
     label = village.name if village else texts.UNKNOWN_PLACE
     if ticket.group_number is not None:
         label += texts.GROUP.format(number=ticket.group_number)
     return label
 
 
-def person_label(session: Session, person: Person | None) -> str:
-    """ "李四（村干部）" — a person as others see them."""
+def person_label(session: Session, person: Person | PersonCard | None) -> str:
+    """ "李四（村干部）" — a person as others see them (roles and unit from the directory)."""
     if person is None:
         return texts.NOT_DECIDED
     assert person.id is not None
-    roles = roles_of(session, person.id)
-    unit = session.get(Unit, person.unit_id) if person.unit_id else None
+    view = directory_of(session)
+    roles = view.roles(person.id)
+    unit = view.unit_name(person.unit_id)
     handler_roles = [
-        texts.UNIT_ROLE_NAMES[r].format(unit=unit.name)
+        texts.UNIT_ROLE_NAMES[r].format(unit=unit)
         if unit is not None and r in texts.UNIT_ROLE_NAMES
         else ROLE_NAMES[r]
         for r in sorted(roles)
@@ -68,8 +70,9 @@ def ticket_fields(ctx: Context, ticket: Ticket) -> dict[str, object]:
 
 def fields_of(session: Session, office: OfficeConfig, ticket: Ticket) -> dict[str, object]:
     """The values the ticket texts refer to, from a session and the office's taxonomy."""
-    assignee = session.get(Person, ticket.assignee_id) if ticket.assignee_id else None
-    reporter = session.get(Person, ticket.reporter_id) if ticket.reporter_id else None
+    view = directory_of(session)
+    assignee = view.card(ticket.assignee_id)
+    reporter = view.card(ticket.reporter_id)
     return {
         "id": ticket.id,
         "category": category_name(office, ticket.category),

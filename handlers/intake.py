@@ -18,13 +18,13 @@ from handlers.router import NO_REPLY, Context, Message, Reply, to_simplified
 from models import actions
 from models.actions import Correction, Reason, find_village, village_names
 from models.conversation import Question
+from models.directory import PlaceCard, directory_of
 from models.person import REPORTER_ROLES, Person, roles_of
-from models.place import Place, PlaceKind, village_of
+from models.place import PlaceKind
 from models.routing import RouteChoice, dispatchers_for
 from models.ticket import Attachment, Ticket, TicketState
 from models.tickets import (
     add_attachment,
-    locate,
     new_ticket,
     open_draft_of,
     recent_ticket_of,
@@ -38,19 +38,20 @@ MEDIA_TYPES = ("image", "voice", "video", "shortvideo", "location", "link", "fil
 DRAFT_TIMEOUT = timedelta(days=1)
 
 
-def home_of(session: Session, person: Person) -> tuple[Place | None, int | None]:
-    """The reporter's own village and group number, from the roster."""
-    place = session.get(Place, person.place_id)
+def home_of(session: Session, person: Person) -> tuple[PlaceCard | None, int | None]:
+    """The reporter's own village and group number, from the roster (the process's directory)."""
+    book = directory_of(session).places
+    place = book.places.get(person.place_id)
     if place is None:
         return None, None
-    village = village_of(session, place)
+    village = book.village_of(place)
     number = place.number if place.kind == PlaceKind.group.value else None
     return village, number
 
 
 def _parse(
     ctx: Context, person: Person, text: str, *, assume_problem: bool = False
-) -> tuple[ParseResult, Place | None]:
+) -> tuple[ParseResult, PlaceCard | None]:
     home_village, home_group = home_of(ctx.session, person)
     result = ctx.parsers.parser(ctx.session, ctx.taxonomy).parse(
         to_simplified(text),
@@ -60,17 +61,29 @@ def _parse(
     )
     village = home_village
     if result.village and (home_village is None or result.village != home_village.name):
-        village = find_village(ctx.session, result.village, home_village) or home_village
+        book = directory_of(ctx.session).places
+        village = book.find_village(result.village, home_village) or home_village
     return result, village
 
 
-def _fill(ctx: Context, ticket: Ticket, result: ParseResult, village: Place | None) -> None:
+def _fill(ctx: Context, ticket: Ticket, result: ParseResult, village: PlaceCard | None) -> None:
     ticket.category = result.category or "other"
     ticket.summary = result.summary[:120]
     ticket.confidence = result.confidence
     ticket.urgent = result.urgent
     ticket.households = result.households
-    locate(ctx.session, ticket, village, result.group)
+    _locate(ctx, ticket, village, result.group)
+
+
+def _locate(ctx: Context, ticket: Ticket, village: PlaceCard | None, group: int | None) -> None:
+    """models/tickets.py's `locate`, from the directory: village, group, place and its path."""
+    ticket.village_id = village.id if village else None
+    ticket.group_number = group
+    place = village
+    if village is not None and group is not None:
+        place = directory_of(ctx.session).places.group_in(village, group) or village
+    ticket.place_id = place.id if place else None
+    ticket.place_path = place.path if place else "/"
 
 
 def _route_and_assign(ctx: Context, ticket: Ticket, person: Person) -> None:
@@ -204,31 +217,38 @@ def _make_ticket(
     person: Person,
     text: str,
     result: ParseResult,
-    village: Place | None,
+    village: PlaceCard | None,
     draft: Ticket | None,
 ) -> str:
-    """A new ticket (or the waiting draft) from the words, routed; the reply that says so."""
-    if draft is not None:
-        ticket = draft
-        ticket.text = text
-        change_state(
-            ctx.session,
-            ticket,
-            TicketState.submitted,
-            kind="completed",
-            now=ctx.now,
-            actor_id=person.id,
-            note=text[:200],
-        )
-    else:
-        ticket = new_ticket(
-            ctx.session,
-            reporter=person,
+    """A new ticket (or the waiting draft) from the words, routed; the reply that says so.
+
+    A new ticket is inserted once, with its final fields (models/actions.py open_ticket).
+    """
+    if draft is None:
+        ticket = Ticket(
+            state=TicketState.submitted.value,
             channel=message.channel,
             sender=message.sender,
+            reporter_id=person.id,
             text=text,
-            now=ctx.now,
+            created_at=ctx.now,
+            updated_at=ctx.now,
         )
+        _fill(ctx, ticket, result, village)
+        voice = [_attachment_of(message)] if message.type == "voice" else []
+        actions.open_ticket(desk_of(ctx), ticket, reporter_id=person.id, attachments=voice)
+        return _created_reply(ctx, ticket, result, person)
+    ticket = draft
+    ticket.text = text
+    change_state(
+        ctx.session,
+        ticket,
+        TicketState.submitted,
+        kind="completed",
+        now=ctx.now,
+        actor_id=person.id,
+        note=text[:200],
+    )
     _fill(ctx, ticket, result, village)
     if message.type == "voice":
         add_attachment(ctx.session, ticket, _attachment_of(message), ctx.now)
@@ -345,7 +365,7 @@ def attach(message: Message, ctx: Context) -> Reply:
         state=TicketState.draft,
     )
     home_village, home_group = home_of(ctx.session, person)
-    locate(ctx.session, ticket, home_village, home_group)
+    _locate(ctx, ticket, home_village, home_group)
     add_attachment(ctx.session, ticket, _attachment_of(message), ctx.now)
     return texts.DRAFT_OPENED.format(kind=kind)
 

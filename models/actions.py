@@ -53,6 +53,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any, Protocol
 
+from sqlalchemy import insert
 from sqlmodel import Session, col, select
 
 from config.calendar import deadline_clock
@@ -60,20 +61,22 @@ from config.office import OfficeConfig
 from config.taxonomy import Taxonomy
 from models import texts
 from models.deadlines import extend_resolve_due, set_deadlines
+from models.directory import directory_of, table_of
 from models.person import HANDLER_ROLES, Person, Role, find_handlers, roles_of
-from models.place import Place, PlaceKind
+from models.place import Place
 from models.routing import RouteChoice, choose_assignee, dispatchers_for
-from models.ticket import Attachment, Rating, Ticket, TicketRequest, TicketState
+from models.ticket import Attachment, Rating, Ticket, TicketEvent, TicketRequest, TicketState
 from models.tickets import (
     add_attachment,
     awaiting_rating,
     cancel_pending_requests,
     followers,
+    link_attachment,
     locate,
     may_dispatch,
     may_handle,
 )
-from models.workflow import approve_return, can_transition, change_state, record_event
+from models.workflow import approve_return, can_transition, change_state, move, record_event
 
 S = TicketState
 DISPATCH_ROLES = frozenset({Role.dispatcher, Role.leader, Role.admin})
@@ -255,20 +258,89 @@ def assign(
     note: str = "",
 ) -> None:
     """Give the ticket to `choice.person`, set its deadlines and tell the new assignee."""
+    previous = _hand_over(desk, ticket, choice)
+    _record_assignment(desk, ticket, choice, previous, kind=kind, actor_id=actor_id, note=note)
+
+
+def open_ticket(
+    desk: Desk, ticket: Ticket, *, reporter_id: int | None, attachments: Sequence[Attachment] = ()
+) -> RouteChoice | None:
+    """A new ticket (not yet added), routed and assigned when anyone can take it, inserted once
+    with its final fields; its timeline (created, each attachment, assigned) in one statement."""
+    assert ticket.id is None
+    created = ticket.state
+    choice = route(desk, ticket)
+    previous = _hand_over(desk, ticket, choice) if choice is not None else created
+    if choice is None:
+        desk.session.add(ticket)
+        desk.session.flush()
+    events = [_event_row(ticket, desk.now, "created", reporter_id, to_state=created)]
+    for attachment in attachments:
+        link_attachment(desk.session, ticket, attachment, desk.now)
+        events.append(_event_row(ticket, desk.now, "attachment", reporter_id, attachment.kind))
+    if choice is not None:
+        note = texts.ASSIGNED_NOTE.format(name=choice.person.name, route=choice.route)
+        events.append(
+            _event_row(ticket, desk.now, "assigned", None, note, previous, S.assigned.value)
+        )
+    desk.session.execute(insert(table_of(TicketEvent)), events)  # one executemany: no ids back
+    if choice is not None:
+        desk.notifier.assigned(ticket, choice.person.id)
+    return choice
+
+
+def _event_row(
+    ticket: Ticket,
+    now: datetime,
+    kind: str,
+    actor_id: int | None,
+    note: str = "",
+    from_state: str | None = None,
+    to_state: str | None = None,
+) -> dict[str, Any]:
+    """The columns of one timeline line (models/workflow.py record_event's, for many at once)."""
+    return {
+        "ticket_id": ticket.id,
+        "at": now,
+        "actor_id": actor_id,
+        "kind": kind,
+        "from_state": from_state,
+        "to_state": to_state,
+        "note": note,
+    }
+
+
+def _hand_over(desk: Desk, ticket: Ticket, choice: RouteChoice) -> str:
+    """The ticket's assignee, route, state and deadlines (one write); the state it left."""
     ticket.assignee_id = choice.person.id
     ticket.route = choice.route[:255]
+    previous = move(ticket, S.assigned, desk.now)
+    set_deadlines(
+        desk.session, ticket, desk.now, sla=desk.office.sla, calendar=desk.office.calendar
+    )
+    return previous
+
+
+def _record_assignment(
+    desk: Desk,
+    ticket: Ticket,
+    choice: RouteChoice,
+    previous: str,
+    *,
+    kind: str,
+    actor_id: int | None,
+    note: str = "",
+) -> None:
     label = texts.ASSIGNED_NOTE.format(name=choice.person.name, route=choice.route)
-    change_state(
+    record_event(
         desk.session,
         ticket,
-        S.assigned,
-        kind=kind,
+        kind,
         now=desk.now,
         actor_id=actor_id,
         note=f"{note} → {label}" if note else label,
-    )
-    set_deadlines(
-        desk.session, ticket, desk.now, sla=desk.office.sla, calendar=desk.office.calendar
+        from_state=previous,
+        to_state=S.assigned.value,
     )
     desk.notifier.assigned(ticket, choice.person.id)
 
@@ -744,21 +816,14 @@ def _category_code(taxonomy: Taxonomy, word: str) -> str | None:
 
 
 def village_names(session: Session) -> tuple[str, ...]:
-    """Every village name on the roster, sorted."""
-    stmt = select(Place.name).where(Place.kind == PlaceKind.village.value).distinct()
-    return tuple(sorted(session.exec(stmt)))
+    """Every village name on the roster, sorted (from the process's directory)."""
+    return directory_of(session).places.village_names
 
 
 def find_village(session: Session, name: str, near: Place | None) -> Place | None:
     """A village by name, preferring one in the same town as `near`."""
-    candidates = list(
-        session.exec(select(Place).where(Place.name == name, Place.kind == PlaceKind.village.value))
-    )
-    if near is not None and len(candidates) > 1:
-        town_path = "/".join(near.path.split("/")[:-3]) + "/"
-        same_town = [c for c in candidates if c.path.startswith(town_path)]
-        candidates = same_town or candidates
-    return candidates[0] if candidates else None
+    card = directory_of(session).places.find_village(name, near)
+    return session.get(Place, card.id) if card is not None else None
 
 
 def _short_village(name: str) -> str:

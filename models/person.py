@@ -122,9 +122,10 @@ def person_for_sender(session: Session, channel: str, sender: str) -> Person | N
 
 
 def roles_of(session: Session, person_id: int) -> set[Role]:
-    """Every role a person holds."""
-    stmt = select(PersonRole.role).where(PersonRole.person_id == person_id)
-    return {Role(value) for value in session.exec(stmt)}
+    """Every role a person holds, from the process's directory (models/directory.py)."""
+    from models.directory import directory_of  # the directory is built from this module
+
+    return set(directory_of(session).roles(person_id))
 
 
 def find_handlers(session: Session, name_or_phone: str) -> list[Person]:

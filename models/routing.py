@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Collection
+from collections.abc import Collection, Iterable
 from dataclasses import dataclass
 
 from sqlmodel import Session, col, select
@@ -11,8 +11,9 @@ from sqlmodel import Session, col, select
 from config.routing import RoutingRules
 from config.taxonomy import Taxonomy
 from models import texts
-from models.person import Coverage, Person, PersonRole, Role, Unit
-from models.place import Place, PlaceKind, ancestors
+from models.directory import PersonCard, directory_of
+from models.person import Person, PersonRole, Role
+from models.place import Place, PlaceKind
 from models.ticket import Ticket
 
 
@@ -38,26 +39,6 @@ def active_person(
         return None
     person = session.get(Person, person_id)
     return person if person is not None and person.active else None
-
-
-def _by_phone(session: Session, phone: str, exclude: Collection[int]) -> Person | None:
-    person = session.exec(select(Person).where(Person.phone == phone)).first()
-    return active_person(session, person.id if person else None, exclude)
-
-
-def _covering(
-    session: Session, place: Place, role: Role, exclude: Collection[int]
-) -> Person | None:
-    stmt = (
-        select(Coverage.person_id)
-        .join(Person, col(Person.id) == Coverage.person_id)
-        .where(Coverage.place_id == place.id, Coverage.role == role.value, Person.active == True)  # noqa: E712
-        .order_by(col(Coverage.person_id))
-    )
-    for person_id in session.exec(stmt):
-        if person_id not in exclude:
-            return session.get(Person, person_id)
-    return None
 
 
 def nearest_with_role(
@@ -120,21 +101,6 @@ def unit_head_of(
     return next((p for p in session.exec(heads) if p.id not in exclude), None)
 
 
-def _unit_head(
-    session: Session, label: str, town: Place, exclude: Collection[int]
-) -> tuple[Person, str] | None:
-    """The head of the first unit the label names that exists in this town, and its name."""
-    for unit_name in unit_names_in_label(label) or [label]:
-        stmt = select(Unit).where(Unit.name == unit_name, Unit.town_id == town.id)
-        unit = session.exec(stmt).first()
-        if unit is None:
-            continue
-        head = unit_head_of(session, unit.id, exclude)
-        if head is not None:
-            return head, unit_name
-    return None
-
-
 def choose_assignee(
     session: Session,
     ticket: Ticket,
@@ -142,68 +108,77 @@ def choose_assignee(
     rules: RoutingRules,
     exclude: Collection[int] = (),
 ) -> RouteChoice | None:
-    """Override, unit head or village cadre, 包村干部, dispatcher; None on an empty roster."""
-    place = ticket_place(session, ticket)
-    chain = ancestors(session, place) if place else []
+    """Override, unit head or village cadre, 包村干部, dispatcher; None on an empty roster.
+
+    Read from the process's directory (models/directory.py): no query once it is built.
+    """
+    view = directory_of(session)
+    book = view.places
+    place_id = ticket.place_id or ticket.village_id
+    place = book.places.get(place_id) if place_id else None
+    chain = book.ancestors(place) if place else []
     category = ticket.category or "other"
+
+    def first(ids: Iterable[int]) -> PersonCard | None:
+        return next((c for c in view.active_cards(ids) if c.id not in exclude), None)
+
+    def choice(card: PersonCard, route: str) -> RouteChoice:
+        return RouteChoice(view.person(card), route)
 
     for node in chain:
         for rule in rules.overrides:
             if rule.place == node.name and rule.category in (category, "*"):
-                person = _by_phone(session, rule.person, exclude)
-                if person:
-                    return RouteChoice(person, f"override:{node.name}")
+                card = view.by_phone(rule.person)
+                if card is not None and card.active and card.id not in exclude:
+                    return choice(card, f"override:{node.name}")
 
     village = next((p for p in chain if p.kind == PlaceKind.village), None)
     town = next((p for p in chain if p.kind == PlaceKind.town), None)
     known = category in taxonomy.codes
     level = taxonomy.get(category).level if known else "town"
     unit = taxonomy.get(category).unit if known else None
+    people = view.people
 
     if level == "town" and unit and town is not None:
-        found = _unit_head(session, unit, town, exclude)
-        if found:
-            return RouteChoice(found[0], f"unit_head:{found[1]}")
+        # The head of the first unit the label names that exists in this town.
+        for unit_name in unit_names_in_label(unit) or [unit]:
+            unit_id = book.units.get((town.id, unit_name))
+            head = first(people.unit_heads.get(unit_id, ())) if unit_id is not None else None
+            if head is not None:
+                return choice(head, f"unit_head:{unit_name}")
     if level == "village":
         # The nearest place with a responsible cadre: a 片 of the village, then the village.
         for node in chain:
-            person = _covering(session, node, Role.village_cadre, exclude)
-            if person:
-                return RouteChoice(person, f"village_cadre:{node.name}")
+            cadre = first(people.covering.get((node.id, Role.village_cadre.value), ()))
+            if cadre is not None:
+                return choice(cadre, f"village_cadre:{node.name}")
             if node.kind == PlaceKind.village:
                 break
     if village is not None:
-        person = _covering(session, village, Role.liaison, exclude)
-        if person:
-            return RouteChoice(person, f"liaison:{village.name}")
+        liaison = first(people.covering.get((village.id, Role.liaison.value), ()))
+        if liaison is not None:
+            return choice(liaison, f"liaison:{village.name}")
 
-    place_ids = [p.id for p in chain if p.id is not None]
-    nearest = nearest_with_role(session, Role.dispatcher, place_ids, exclude)
-    if nearest:
-        return RouteChoice(nearest[0], "dispatcher")
+    dispatchers = [
+        c for c in view.active_cards(people.by_role.get(Role.dispatcher, ())) if c.id not in exclude
+    ]
+    for node in chain:
+        here = next((c for c in dispatchers if c.place_id == node.id), None)
+        if here is not None:
+            return choice(here, "dispatcher")
     for role in (Role.dispatcher, Role.leader, Role.admin):
-        stmt = (
-            select(Person)
-            .join(PersonRole, col(PersonRole.person_id) == Person.id)
-            .where(PersonRole.role == role.value, Person.active == True)  # noqa: E712
-            .order_by(col(Person.id))
-        )
-        person = next((p for p in session.exec(stmt) if p.id not in exclude), None)
-        if person:
-            return RouteChoice(person, f"fallback:{role.value}")
+        fallback = first(people.by_role.get(role, ()))
+        if fallback is not None:
+            return choice(fallback, f"fallback:{role.value}")
     return None
 
 
 def dispatchers_for(session: Session, ticket: Ticket) -> list[Person]:
     """The dispatchers above the ticket's place (nearest first), or every dispatcher if none is."""
-    place = ticket_place(session, ticket)
-    chain_ids = [p.id for p in ancestors(session, place)] if place else []
-    stmt = (
-        select(Person)
-        .join(PersonRole, col(PersonRole.person_id) == Person.id)
-        .where(PersonRole.role == Role.dispatcher.value, Person.active == True)  # noqa: E712
-        .order_by(col(Person.id))
-    )
-    everyone = list(session.exec(stmt))
-    above = [p for p in everyone if p.place_id in chain_ids]
-    return above or everyone
+    view = directory_of(session)
+    place_id = ticket.place_id or ticket.village_id
+    place = view.places.places.get(place_id) if place_id else None
+    chain_ids = [p.id for p in view.places.ancestors(place)] if place else []
+    everyone = view.active_cards(view.people.by_role.get(Role.dispatcher, ()))
+    above = [c for c in everyone if c.place_id in chain_ids]
+    return [view.person(c) for c in above or everyone]

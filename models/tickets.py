@@ -97,15 +97,22 @@ def open_draft_of(session: Session, reporter_id: int) -> Ticket | None:
 
 def add_attachment(session: Session, ticket: Ticket, attachment: Attachment, now: datetime) -> None:
     """Link a photo, voice note or location to the ticket and note it in the timeline."""
+    link_attachment(session, ticket, attachment, now)
+    record_event(
+        session, ticket, "attachment", now=now, actor_id=ticket.reporter_id, note=attachment.kind
+    )
+
+
+def link_attachment(
+    session: Session, ticket: Ticket, attachment: Attachment, now: datetime
+) -> None:
+    """Link a photo, voice note or location to the ticket (the caller records the event)."""
     assert ticket.id is not None
     attachment.ticket_id = ticket.id
     attachment.created_at = now
     if attachment.media_id:
         attachment.next_download_at = now
     session.add(attachment)
-    record_event(
-        session, ticket, "attachment", now=now, actor_id=ticket.reporter_id, note=attachment.kind
-    )
 
 
 def attachments_of(session: Session, ticket_id: int) -> list[Attachment]:

@@ -77,6 +77,26 @@ def change_state(
     note: str = "",
 ) -> TicketEvent:
     """Move the ticket to `target` if allowed, stamping the step's time and recording the event."""
+    current = move(ticket, target, now)
+    session.add(ticket)
+    return record_event(
+        session,
+        ticket,
+        kind,
+        now=now,
+        actor_id=actor_id,
+        note=note,
+        from_state=current,
+        to_state=target.value,
+    )
+
+
+def move(ticket: Ticket, target: TicketState, now: datetime) -> str:
+    """Move the ticket to `target` if allowed and stamp the step's time; the state it left.
+
+    The caller records the event (change_state does; a new ticket, which has no id yet, records
+    it once inserted: models/actions.py open_ticket).
+    """
     current = ticket.state
     if not can_transition(current, target):
         raise TransitionError(texts.TRANSITION_REFUSED.format(id=ticket.id))
@@ -100,17 +120,7 @@ def change_state(
         ticket.reopen_count += 1
     # A return (→ returned) is only a request: it counts as a 退单 when the dispatcher approves
     # it (approve_return), not when it is made.
-    session.add(ticket)
-    return record_event(
-        session,
-        ticket,
-        kind,
-        now=now,
-        actor_id=actor_id,
-        note=note,
-        from_state=current,
-        to_state=target.value,
-    )
+    return current
 
 
 def _acknowledged_since_assigned(ticket: Ticket) -> bool:
