@@ -1,7 +1,7 @@
 """directory_version: a stamp the roster's tables change, so each process knows its cache is old
 
-Revision ID: 0010_directory_version
-Revises: 0009_next_alert
+Revision ID: 0011_directory_version
+Revises: 0010_web
 
 Every process keeps the roster's places, units, roles and handlers in memory (models/directory.py)
 and reads this one row once per transaction to know whether they are still the database's. The
@@ -23,8 +23,8 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0010_directory_version"
-down_revision: str | None = "0009_next_alert"
+revision: str = "0011_directory_version"
+down_revision: str | None = "0010_web"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
