@@ -237,7 +237,7 @@ def _make_ticket(
         _fill(ctx, ticket, result, village)
         voice = [_attachment_of(message)] if message.type == "voice" else []
         actions.open_ticket(desk_of(ctx), ticket, reporter_id=person.id, attachments=voice)
-        return _created_reply(ctx, ticket, result, person)
+        return _with_question(message, ctx, ticket, result, person)
     ticket = draft
     ticket.text = text
     change_state(
@@ -254,6 +254,14 @@ def _make_ticket(
         add_attachment(ctx.session, ticket, _attachment_of(message), ctx.now)
     ctx.session.flush()
     _route_and_assign(ctx, ticket, person)
+    return _with_question(message, ctx, ticket, result, person)
+
+
+def _with_question(
+    message: Message, ctx: Context, ticket: Ticket, result: ParseResult, person: Person
+) -> str:
+    """The reply to a new ticket, ending with the numbered question about a field the parser
+    is unsure of (which then replaces the correction hint)."""
     asked = result.ask_fields[0] if result.ask_fields else None
     reply = _created_reply(ctx, ticket, result, person, asking=asked)
     if asked is None:
