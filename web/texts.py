@@ -192,3 +192,25 @@ REFUSALS = {
     "not_allowed": "这一步您没有权限。",
 }
 NOT_A_PHOTO = "上传的文件不是照片（JPEG、PNG、GIF 或 WebP，10 MB 以内）。"
+
+# ---------------------------------------------------------------- outbox page (the office)
+NAV_OUTBOX = "消息"
+OUTBOX_TITLE = "发送失败的消息"
+OUTBOX_NONE = "没有发送失败的消息。"
+OUTBOX_INTRO = (
+    "这些消息多次发送失败，已停止重试。查明原因（如收件人未关注、企业微信账号变更）后可重新发送。"
+)
+OUTBOX_TO = "收件人"
+OUTBOX_TICKET = "工单"
+OUTBOX_KIND = "类型"
+OUTBOX_ATTEMPTS = "已试 {count} 次"
+OUTBOX_CREATED = "生成时间"
+OUTBOX_ERROR = "最后的错误"
+OUTBOX_RETRY = "重新发送"
+OUTBOX_RETRY_ALL = "全部重新发送（{count} 条）"
+OUTBOX_RETRIED = "已重新排队 {count} 条消息，稍后由发送进程送出"
+OUTBOX_REFUSED = {
+    "missing": "没有 #{id} 这条消息",
+    "sent": "消息 #{id} 已经发出，不再重发",
+    "sending": "消息 #{id} 正在发送，请稍后再看",
+}
