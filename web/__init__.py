@@ -22,7 +22,7 @@ from web.links import WebSecretMissing, web_secret
 
 log = logging.getLogger(__name__)
 SESSION_LIFETIME = timedelta(hours=12)
-WEB_BLUEPRINTS = ("web_auth", "web_pages", "web_figures", "web_actions", "web_office")
+WEB_BLUEPRINTS = ("web_auth", "web_pages", "web_figures", "web_actions", "web_office", "web_roster")
 ERROR_PAGES = {
     400: (texts.BAD_FORM_TITLE, texts.BAD_FORM),
     413: (texts.TOO_LARGE_TITLE, texts.TOO_LARGE),
@@ -38,6 +38,7 @@ def init_web(app: Flask, settings: Settings, clock: Callable[[], datetime]) -> N
     from web.figures import blueprint as figures_blueprint
     from web.office import blueprint as office_blueprint
     from web.pages import blueprint as pages_blueprint
+    from web.roster import blueprint as roster_blueprint
 
     try:
         app.secret_key = web_secret(settings)
@@ -60,6 +61,7 @@ def init_web(app: Flask, settings: Settings, clock: Callable[[], datetime]) -> N
         figures_blueprint,
         actions_blueprint,
         office_blueprint,
+        roster_blueprint,
     ):
         app.register_blueprint(blueprint)
 
