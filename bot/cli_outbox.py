@@ -24,10 +24,15 @@ from config.settings import ProductionConfigError, Settings, get_settings
 from handlers import build_router, texts
 from models.base import utcnow
 from models.db import read_session, unit_of_work
-from models.outbox import OutboxMessage, OutboxStatus
+from models.outbox import OutboxMessage, OutboxStatus, RetryRefused, retry_all_dead, retry_one
 from models.person import Person
 
 LOCAL_TZ = TIMEZONE
+RETRY_REFUSED = {
+    "missing": "no outbox message #{id}",
+    "sent": "message #{id} was already sent",
+    "sending": "message #{id} is being sent right now",
+}
 
 
 def _local(value: Any) -> str:
@@ -125,24 +130,15 @@ def outbox_retry(message_id: int | None, all_dead: bool) -> None:
     now = utcnow()
     with open_database() as engine, unit_of_work(engine) as session:
         if all_dead:
-            stmt = select(OutboxMessage).where(OutboxMessage.status == OutboxStatus.dead.value)
-            messages = list(session.exec(stmt))
+            messages = retry_all_dead(session, now=now, by="cli")
         else:
-            message = session.get(OutboxMessage, message_id)
-            if message is None:
-                raise click.ClickException(f"no outbox message #{message_id}")
-            if message.status == OutboxStatus.sent.value:
-                raise click.ClickException(f"message #{message_id} was already sent")
-            if message.lease_until is not None and message.lease_until > now:
-                raise click.ClickException(f"message #{message_id} is being sent right now")
-            messages = [message]
-        for message in messages:
-            message.status = OutboxStatus.pending.value
-            message.sent_at = None  # the office decided: a fresh send, not a repeat
-            message.attempts = 0
-            message.next_attempt_at = now
-            message.lease_until = None
-            session.add(message)
+            assert message_id is not None
+            try:
+                messages = [retry_one(session, message_id, now=now, by="cli")]
+            except RetryRefused as refused:
+                raise click.ClickException(
+                    RETRY_REFUSED[refused.reason].format(id=message_id)
+                ) from None
     click.echo(f"{len(messages)} message(s) queued for delivery")
 
 

@@ -15,17 +15,23 @@ from bot.cli_support import open_database
 from config.calendar import TIMEZONE
 from handlers import texts
 from models.base import utcnow
-from models.binding import create_invite, find_people, unbind_person, unlock
+from models.binding import (
+    InviteRefused,
+    find_people,
+    invite,
+    unbind_person,
+    unlock,
+    unlock_who,
+)
 from models.db import read_session, unit_of_work
 from models.outbox import enqueue
-from models.person import REPORTER_ROLES, ROLE_NAMES, Person, Role, roles_of
+from models.person import ROLE_NAMES, Person, Role
 from models.place import Place
 from models.roster import (
     ImportResult,
     export_roster,
     find_town,
     import_roster,
-    normalize_phone,
     write_template,
 )
 
@@ -127,14 +133,14 @@ def roster_invite(who: str, move: bool) -> None:
     now = utcnow()
     with open_database() as engine, unit_of_work(engine) as session:
         person = _one_person(session, who)
-        assert person.id is not None
-        roles = roles_of(session, person.id)
-        if roles <= REPORTER_ROLES and not move:
+        try:
+            code, expires = invite(session, person, now, move=move)
+        except InviteRefused as refused:
+            roles = refused.roles
             names = cli_texts.LIST_JOIN.join(ROLE_NAMES[role] for role in Role if role in roles)
             raise click.ClickException(
                 texts.ROSTER_INVITE_REPORTER.format(name=person.name, roles=names)
-            )
-        code, expires = create_invite(session, person, now)
+            ) from None
         bound = person.wechat_openid is not None
     click.echo(texts.ROSTER_INVITE_CODE.format(name=person.name, phone=person.phone, code=code))
     click.echo(texts.ROSTER_INVITE_EXPIRES.format(expires=_local(expires)))
@@ -154,25 +160,16 @@ def roster_unlock(who: str | None, sender: str | None, everyone: bool) -> None:
     now = utcnow()
     what: list[str] = []
     with open_database() as engine, unit_of_work(engine) as session:
-        names: list[str] = []
-        phones: list[str] = []
+        count = 0
         if who:
             what.append(texts.ROSTER_UNLOCK_WHO.format(who=who))
-            people = find_people(session, who)
-            # Failures are counted on what was typed, so a name or phone off the roster (an
-            # attack on it) can be unlocked too.
-            typed = normalize_phone(who)
-            if typed.isdigit():
-                phones.append(typed)
-            else:
-                names.append("".join(who.split()))
-            names += [person.name for person in people]
-            phones += [person.phone for person in people]
+            count += unlock_who(session, now, who)
         if sender:
             what.append(texts.ROSTER_UNLOCK_SENDER.format(sender=sender))
         if everyone:
             what = [texts.ROSTER_UNLOCK_EVERYONE]
-        count = unlock(session, now, names=names, phones=phones, sender=sender, everyone=everyone)
+        if sender or everyone:
+            count += unlock(session, now, sender=sender, everyone=everyone)
     label = cli_texts.LIST_JOIN.join(what)
     log.info("binding unlocked for %s: %d failures cleared", label, count)
     if count:

@@ -508,7 +508,7 @@ def resolve(
     _text(result, ticket)
     _in_state(ticket, WORKING)
     for photo in photos:
-        add_attachment(desk.session, ticket, photo, desk.now)
+        add_attachment(desk.session, ticket, photo, desk.now, actor_id=actor.id)
     _step(desk, actor, ticket, S.resolved, "resolved", result)
     ticket.result = result
     ticket.rating, ticket.rated_at = None, None

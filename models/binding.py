@@ -25,6 +25,7 @@ from models.person import (
     BindingAttempt,
     InviteCode,
     Person,
+    Role,
     person_for_sender,
     roles_of,
 )
@@ -103,6 +104,35 @@ def target_failures_today(session: Session, name: str, phone: str, now: datetime
         *_counted(now),
     )
     return int(session.exec(stmt).one())
+
+
+@dataclass(frozen=True)
+class FailedTarget:
+    """A name or phone that today's failed name+phone bindings tried, and how often."""
+
+    name: str | None
+    phone: str | None
+    failures: int
+
+    @property
+    def locked(self) -> bool:
+        return self.failures >= MAX_TARGET_FAILURES
+
+
+def failed_targets_today(session: Session, now: datetime) -> list[FailedTarget]:
+    """Today's counted failures by the name and phone they tried, most failures first (what
+    `roster unlock` would clear)."""
+    stmt = (
+        select(BindingAttempt.target_name, BindingAttempt.target_phone, func.count())
+        .where(
+            (col(BindingAttempt.target_name).is_not(None))
+            | (col(BindingAttempt.target_phone).is_not(None)),
+            *_counted(now),
+        )
+        .group_by(col(BindingAttempt.target_name), col(BindingAttempt.target_phone))
+        .order_by(func.count().desc(), col(BindingAttempt.target_name))
+    )
+    return [FailedTarget(name, phone, int(count)) for name, phone, count in session.exec(stmt)]
 
 
 def binding_paused_until(session: Session, now: datetime) -> datetime | None:
@@ -243,6 +273,27 @@ def create_invite(session: Session, person: Person, now: datetime) -> tuple[str,
     return code, expires
 
 
+class InviteRefused(Exception):
+    """A code for a 邻长/组长/片长 who binds by name and phone (only a move needs one)."""
+
+    def __init__(self, person: Person, roles: set[Role]) -> None:
+        super().__init__(f"person #{person.id} binds by name and phone")
+        self.person = person
+        self.roles = roles
+
+
+def invite(
+    session: Session, person: Person, now: datetime, *, move: bool = False
+) -> tuple[str, datetime]:
+    """`roster invite`: a code for someone who acts on tickets, or (with `move`) for a reporter
+    moving to a new WeChat; InviteRefused for a reporter otherwise."""
+    assert person.id is not None
+    roles = roles_of(session, person.id)
+    if roles <= REPORTER_ROLES and not move:
+        raise InviteRefused(person, roles)
+    return create_invite(session, person, now)
+
+
 def _live_invite(
     session: Session, code: str, now: datetime, person_id: int | None = None
 ) -> tuple[InviteCode, Person] | None:
@@ -375,6 +426,23 @@ def unlock(
         stmt = stmt.where(or_(*conditions))
     result = session.exec(stmt)
     return int(result.rowcount or 0)
+
+
+def unlock_who(session: Session, now: datetime, who: str) -> int:
+    """`roster unlock WHO`: clear the day's failures naming WHO (a name or a phone) and those
+    naming the roster people it matches. Failures are counted on what was typed, so a name or
+    phone off the roster (an attack on it) can be unlocked too."""
+    people = find_people(session, who)
+    names: list[str] = []
+    phones: list[str] = []
+    typed = normalize_phone(who)
+    if typed.isdigit():
+        phones.append(typed)
+    else:
+        names.append("".join(who.split()))
+    names += [person.name for person in people]
+    phones += [person.phone for person in people]
+    return unlock(session, now, names=names, phones=phones)
 
 
 def forget_sender(session: Session, channel: str, sender: str) -> None:

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import logging
+from collections.abc import Sequence
 from datetime import datetime
 from enum import StrEnum
 from typing import Any
@@ -11,6 +13,8 @@ from sqlalchemy import Column, Index, Text
 from sqlmodel import Field, Session, SQLModel, col, select
 
 from models.base import utc_column
+
+log = logging.getLogger(__name__)
 
 
 class OutboxStatus(StrEnum):
@@ -140,3 +144,70 @@ def keys_with_prefix(session: Session, prefix: str) -> set[str]:
         col(OutboxMessage.dedup_key) < prefix + "\U0010ffff",
     )
     return {key for key in session.exec(stmt) if key is not None}
+
+
+class RetryRefused(Exception):
+    """A message that cannot be queued again: `reason` is "missing", "sent" or "sending"."""
+
+    def __init__(self, message_id: int, reason: str) -> None:
+        super().__init__(f"message #{message_id}: {reason}")
+        self.message_id = message_id
+        self.reason = reason
+
+
+def dead_letters(session: Session) -> list[OutboxMessage]:
+    """Every dead letter, newest first."""
+    stmt = (
+        select(OutboxMessage)
+        .where(OutboxMessage.status == OutboxStatus.dead.value)
+        .order_by(col(OutboxMessage.id).desc())
+    )
+    return list(session.exec(stmt))
+
+
+def check_retry(message: OutboxMessage | None, message_id: int, now: datetime) -> OutboxMessage:
+    """The message if it may be queued again (dead or waiting), else RetryRefused."""
+    if message is None:
+        raise RetryRefused(message_id, "missing")
+    if message.status == OutboxStatus.sent.value:
+        raise RetryRefused(message_id, "sent")
+    if message.lease_until is not None and message.lease_until > now:
+        raise RetryRefused(message_id, "sending")
+    return message
+
+
+def retry(
+    session: Session, messages: Sequence[OutboxMessage], *, now: datetime, by: str
+) -> list[OutboxMessage]:
+    """Queue `messages` for delivery now, their attempts counted afresh, in the caller's
+    transaction; each retry is logged with who asked for it (`by`: "cli", "web:<person id>")."""
+    for message in messages:
+        message.status = OutboxStatus.pending.value
+        message.sent_at = None  # the office decided: a fresh send, not a repeat
+        message.attempts = 0
+        message.next_attempt_at = now
+        message.lease_until = None
+        session.add(message)
+        log.info(
+            "outbox retry: message #%s (%s, person %s, ticket %s) queued again by %s; "
+            "last error: %s",
+            message.id,
+            message.kind,
+            message.person_id,
+            message.ticket_id,
+            by,
+            message.last_error,
+        )
+    return list(messages)
+
+
+def retry_one(session: Session, message_id: int, *, now: datetime, by: str) -> OutboxMessage:
+    """Queue one dead or waiting message again (RetryRefused if it was sent or is sending)."""
+    message = check_retry(session.get(OutboxMessage, message_id), message_id, now)
+    retry(session, [message], now=now, by=by)
+    return message
+
+
+def retry_all_dead(session: Session, *, now: datetime, by: str) -> list[OutboxMessage]:
+    """Queue every dead letter again."""
+    return retry(session, dead_letters(session), now=now, by=by)

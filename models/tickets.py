@@ -95,11 +95,24 @@ def open_draft_of(session: Session, reporter_id: int) -> Ticket | None:
     return session.exec(stmt).first()
 
 
-def add_attachment(session: Session, ticket: Ticket, attachment: Attachment, now: datetime) -> None:
-    """Link a photo, voice note or location to the ticket and note it in the timeline."""
+def add_attachment(
+    session: Session,
+    ticket: Ticket,
+    attachment: Attachment,
+    now: datetime,
+    *,
+    actor_id: int | None = None,
+) -> None:
+    """Link a photo, voice note or location to the ticket and note it in the timeline, under
+    `actor_id` (who added it: a cadre's photo of the fix) or else the ticket's reporter."""
     link_attachment(session, ticket, attachment, now)
     record_event(
-        session, ticket, "attachment", now=now, actor_id=ticket.reporter_id, note=attachment.kind
+        session,
+        ticket,
+        "attachment",
+        now=now,
+        actor_id=ticket.reporter_id if actor_id is None else actor_id,
+        note=attachment.kind,
     )
 
 

@@ -22,7 +22,7 @@ from web.links import WebSecretMissing, web_secret
 
 log = logging.getLogger(__name__)
 SESSION_LIFETIME = timedelta(hours=12)
-WEB_BLUEPRINTS = ("web_auth", "web_pages", "web_figures", "web_actions")
+WEB_BLUEPRINTS = ("web_auth", "web_pages", "web_figures", "web_actions", "web_office", "web_roster")
 ERROR_PAGES = {
     400: (texts.BAD_FORM_TITLE, texts.BAD_FORM),
     413: (texts.TOO_LARGE_TITLE, texts.TOO_LARGE),
@@ -36,7 +36,9 @@ def init_web(app: Flask, settings: Settings, clock: Callable[[], datetime]) -> N
     from web.actions import blueprint as actions_blueprint
     from web.auth import blueprint as auth_blueprint
     from web.figures import blueprint as figures_blueprint
+    from web.office import blueprint as office_blueprint
     from web.pages import blueprint as pages_blueprint
+    from web.roster import blueprint as roster_blueprint
 
     try:
         app.secret_key = web_secret(settings)
@@ -53,14 +55,25 @@ def init_web(app: Flask, settings: Settings, clock: Callable[[], datetime]) -> N
         PERMANENT_SESSION_LIFETIME=SESSION_LIFETIME,
     )
     app.jinja_env.globals.update(T=texts, csrf_token=csrf_token, CSRF_FIELD=CSRF_FIELD)
-    for blueprint in (auth_blueprint, pages_blueprint, figures_blueprint, actions_blueprint):
+    for blueprint in (
+        auth_blueprint,
+        pages_blueprint,
+        figures_blueprint,
+        actions_blueprint,
+        office_blueprint,
+        roster_blueprint,
+    ):
         app.register_blueprint(blueprint)
 
     app.teardown_request(close_request_session)
 
     @app.context_processor
     def signed_in_person() -> dict[str, Any]:
-        return {"roles_label": _roles_label, "shows_figures": _shows_figures}
+        return {
+            "roles_label": _roles_label,
+            "shows_figures": _shows_figures,
+            "shows_office": _shows_office,
+        }
 
     previous = app.error_handler_spec[None][None].get(HTTPException)
 
@@ -78,6 +91,12 @@ def _shows_figures(db: Any, person: Any) -> bool:
     from web.figures import FIGURE_ROLES
 
     return bool(roles_of(db, person.id) & FIGURE_ROLES)
+
+
+def _shows_office(db: Any, person: Any) -> bool:
+    from web.office import OFFICE_ROLES
+
+    return bool(roles_of(db, person.id) & OFFICE_ROLES)
 
 
 def _roles_label(db: Any, person: Any) -> str:

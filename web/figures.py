@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import json
 import tempfile
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import replace
 from datetime import date
 from io import BytesIO
 from pathlib import Path
@@ -18,12 +20,13 @@ from sqlmodel import col, select
 
 from bot.cli_report import _as_json, _cell, _columns, write_xlsx
 from handlers import texts as chat_texts
-from models.figures import BREAKDOWN_KEYS, Report, compute_report, period_scope
+from models.db import read_session
+from models.figures import BREAKDOWN_KEYS, Figures, Report, Scope, compute_report, period_scope
 from models.person import Role, roles_of
 from models.place import Place, PlaceKind
-from models.trend import weekly_trend
+from models.trend import Week, weekly_trend
 from web import texts
-from web.identity import check_csrf, grievance, now, signed_in
+from web.identity import check_csrf, engine, grievance, now, signed_in
 
 blueprint = Blueprint("web_figures", __name__, template_folder="templates")
 blueprint.before_request(check_csrf)
@@ -50,7 +53,25 @@ def _allowed_places() -> tuple[Place | None, list[Place]]:
     return own, list(g.db.exec(stmt.order_by(col(Place.path))))
 
 
-def _report() -> tuple[Report, str, list[Place], Place | None]:
+def _trend_beside(scope: Scope) -> tuple[ThreadPoolExecutor, Future[list[Week]]]:
+    """The weekly trend, counted on a second connection while the report runs on the first
+    (each is one pass over the period's tickets; SQLite and PostgreSQL both read in parallel)."""
+    if scope.place is not None:  # a detached copy: the thread must not touch the request's session
+        place = scope.place
+        scope = replace(
+            scope, place=Place(id=place.id, name=place.name, kind=place.kind, path=place.path)
+        )
+    bind = engine()
+
+    def count() -> list[Week]:
+        with read_session(bind) as db:
+            return weekly_trend(db, scope)
+
+    executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="trend")
+    return executor, executor.submit(count)
+
+
+def _report(trend: bool = False) -> tuple[Report, str, list[Place], Place | None, list[Week]]:
     if not roles_of(g.db, g.person.id) & FIGURE_ROLES:
         abort(403)
     own, places = _allowed_places()
@@ -70,20 +91,39 @@ def _report() -> tuple[Report, str, list[Place], Place | None]:
     except ValueError:
         abort(400)
     office = grievance()["office"]
-    result = compute_report(g.db, scope, by=(cast(Any, by),), config=office.figures)
-    return result, by, places, place
+    if not trend:
+        result = compute_report(g.db, scope, by=(cast(Any, by),), config=office.figures)
+        return result, by, places, place, []
+    executor, weeks = _trend_beside(scope)
+    try:
+        result = compute_report(g.db, scope, by=(cast(Any, by),), config=office.figures)
+        return result, by, places, place, weeks.result()
+    finally:
+        executor.shutdown(wait=True)
+
+
+def _table_row(
+    label: str, fig: Figures, score: float | None, columns: tuple[str, ...], config: Any
+) -> list[str]:
+    """A table row; the score is the one the JSON already holds (computed once per row)."""
+    cells = [
+        ("—" if score is None else f"{score:.1f}") if c == "score" else _cell(fig, c, config)
+        for c in columns
+    ]
+    return [label, *cells]
 
 
 @blueprint.get("/figures")
 @signed_in
 def figures() -> Any:
     """Headline, rates, the breakdown as charts and a table, 红黑榜, and the 台账 link."""
-    result, by, places, place = _report()
+    result, by, places, place, weeks = _report(trend=True)
     config = grievance()["office"].figures
     data = _as_json(result, by, config)
     columns = _columns(by)
     table = [
-        [label, *(_cell(fig, c, config) for c in columns)] for label, fig in result.breakdowns[by]
+        _table_row(label, fig, row["score"], columns, config)
+        for (label, fig), row in zip(result.breakdowns[by], data["breakdown"], strict=True)
     ]
     total = [chat_texts.REPORT_TOTAL_ROW, *(_cell(result.overall, c, config) for c in columns)]
     scored = [row for row in data["breakdown"] if row.get("score") is not None and row["collected"]]
@@ -98,7 +138,7 @@ def figures() -> Any:
             "collected": w.collected,
             "resolved": w.resolved,
         }
-        for w in weekly_trend(g.db, result.scope)
+        for w in weeks
     ]
     chart = {
         "trend": trend,
@@ -132,7 +172,7 @@ def figures() -> Any:
 @signed_in
 def ledger() -> Any:
     """The 台账 and summary for the same period and place, as `report --xlsx` writes them."""
-    result, by, _, _ = _report()
+    result, by, _, _, _ = _report()
     config = grievance()["office"].figures
     with tempfile.TemporaryDirectory() as folder:
         path = Path(folder) / "ledger.xlsx"

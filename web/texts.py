@@ -192,3 +192,65 @@ REFUSALS = {
     "not_allowed": "这一步您没有权限。",
 }
 NOT_A_PHOTO = "上传的文件不是照片（JPEG、PNG、GIF 或 WebP，10 MB 以内）。"
+
+# ---------------------------------------------------------------- outbox page (the office)
+NAV_OUTBOX = "消息"
+OUTBOX_TITLE = "发送失败的消息"
+OUTBOX_NONE = "没有发送失败的消息。"
+OUTBOX_INTRO = (
+    "这些消息多次发送失败，已停止重试。查明原因（如收件人未关注、企业微信账号变更）后可重新发送。"
+)
+OUTBOX_TO = "收件人"
+OUTBOX_TICKET = "工单"
+OUTBOX_KIND = "类型"
+OUTBOX_ATTEMPTS = "已试 {count} 次"
+OUTBOX_CREATED = "生成时间"
+OUTBOX_ERROR = "最后的错误"
+OUTBOX_RETRY = "重新发送"
+OUTBOX_RETRY_ALL = "全部重新发送（{count} 条）"
+OUTBOX_RETRIED = "已重新排队 {count} 条消息，稍后由发送进程送出"
+OUTBOX_REFUSED = {
+    "missing": "没有 #{id} 这条消息",
+    "sent": "消息 #{id} 已经发出，不再重发",
+    "sending": "消息 #{id} 正在发送，请稍后再看",
+}
+
+# ---------------------------------------------------------------- roster page (the office)
+NAV_ROSTER = "名册"
+ROSTER_TITLE = "名册"
+ROSTER_UPLOAD_TITLE = "导入名册表"
+ROSTER_UPLOAD_HELP = (
+    "上传全镇名册（.xlsx 或 .csv）。先检查、不改动名册；检查通过后再点“确认导入”。"
+    "有任何一处问题，整个表都不导入。"
+)
+ROSTER_TOWN = "乡镇"
+ROSTER_FILE = "名册文件"
+ROSTER_CHECK = "检查"
+ROSTER_NO_FILE = "请选择 .xlsx 或 .csv 文件"
+ROSTER_WRONG_TYPE = "只能上传 .xlsx 或 .csv 文件"
+ROSTER_PREVIEW_TITLE = "检查结果：{file}"
+ROSTER_PREVIEW_OK = (
+    "检查通过，尚未改动名册。确认导入后：新增 {added} 人，更新 {updated} 人，"
+    "停用 {deactivated} 人，未变 {unchanged} 人；"
+    "新建地名 {places_added} 个，新建单位 {units_added} 个。"
+)
+ROSTER_PROBLEMS = "共 {count} 处问题，名册未做任何改动。请改好表格后重新上传。"
+ROSTER_PROBLEM_ROW = "行"
+ROSTER_PROBLEM_COLUMN = "列"
+ROSTER_PROBLEM_MESSAGE = "问题"
+ROSTER_APPLY = "确认导入"
+ROSTER_CANCEL = "重新上传"
+ROSTER_UPLOAD_GONE = "上传的文件已失效，请重新上传"
+ROSTER_INVITE_TITLE = "邀请码"
+ROSTER_INVITE_HELP = "干部、调度员、领导用一次性邀请码绑定微信（7 天有效）。"
+ROSTER_WHO = "姓名或手机号"
+ROSTER_MOVE = "给邻长/组长/片长换一个微信"
+ROSTER_INVITE_BUTTON = "生成邀请码"
+ROSTER_UNLOCK_TITLE = "解除绑定锁定"
+ROSTER_UNLOCK_HELP = "一天内绑定失败太多次的姓名或手机号会被锁定到次日；核实身份后可在这里解锁。"
+ROSTER_UNLOCK_BUTTON = "解锁"
+ROSTER_FAILED_TODAY = "今天绑定失败的记录"
+ROSTER_FAILURES = "失败 {count} 次"
+ROSTER_LOCKED = "已锁定"
+ROSTER_NONE_FAILED = "今天没有绑定失败的记录。"
+ROSTER_MOVE_HINT = "只有给他换一个微信时（手机丢了、换了微信号）才勾选“{move}”再生成。"

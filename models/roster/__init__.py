@@ -17,6 +17,7 @@ from models.roster.apply import (
     import_roster,
     import_sheet,
     iter_problems,
+    preview_roster,
 )
 from models.roster.export import export_roster, roster_rows, write_template
 from models.roster.sheet import (
@@ -77,6 +78,7 @@ __all__ = [
     "normalize_unit_name",
     "parse_group_number",
     "parse_table",
+    "preview_roster",
     "read_sheet",
     "roster_rows",
     "split_list",

@@ -8,10 +8,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import delete, func, insert, update
+from sqlalchemy import Engine, delete, func, insert, update
 from sqlmodel import Session, col, select
 
 from models import texts
+from models.db import unit_of_work
 from models.person import Coverage, Person, PersonRole, Role, Unit
 from models.place import Place, PlaceKind, add_place, add_places, subtree_filter
 from models.roster.sheet import RosterError, RosterProblem, Sheet, SheetRow, read_sheet
@@ -84,6 +85,29 @@ def import_roster(
     except RosterError as exc:
         return ImportResult(errors=[RosterProblem(None, None, str(exc))])
     return import_sheet(session, sheet, town_name=town_name, county_name=county_name)
+
+
+class _DryRun(Exception):
+    """Raised inside preview_roster's transaction so that it rolls back."""
+
+
+def preview_roster(
+    engine: Engine,
+    path: Path,
+    *,
+    town_name: str | None = None,
+    county_name: str | None = None,
+) -> ImportResult:
+    """What import_roster would do with `path`, changing nothing: the import runs in its own
+    transaction, which is rolled back (its counts are those an apply would report)."""
+    result = ImportResult()
+    try:
+        with unit_of_work(engine) as session:
+            result = import_roster(session, path, town_name=town_name, county_name=county_name)
+            raise _DryRun
+    except _DryRun:
+        pass
+    return result
 
 
 def import_sheet(

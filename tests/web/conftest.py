@@ -31,7 +31,9 @@ ROOT = Path(__file__).resolve().parents[2]
 SCREENSHOTS = Path(os.environ.get("GRIEVANCE_SCREENSHOTS", ROOT / "instance" / "screenshots"))
 PHONE = {"width": 390, "height": 844}
 DESKTOP = {"width": 1366, "height": 900}
-PORTS = range(8500, 8600)  # this worktree's ports on the shared machine
+# This worktree's ports on the shared machine: GRIEVANCE_TEST_PORTS="9000-9099" picks others.
+_FIRST, _LAST = os.environ.get("GRIEVANCE_TEST_PORTS", "8500-8599").split("-")
+PORTS = range(int(_FIRST), int(_LAST) + 1)
 
 
 def chromium_path() -> str | None:
@@ -65,7 +67,7 @@ def free_port() -> int:
             except OSError:
                 continue
             return port
-    raise RuntimeError("no free port in 8500-8599")
+    raise RuntimeError(f"no free port in {PORTS.start}-{PORTS.stop - 1}")
 
 
 @dataclass

@@ -92,6 +92,9 @@ def test_a_cadre_accepts_and_resolves_with_a_photo_of_the_fix_on_a_phone(
 
     kinds = events(engine, ticket.id)
     assert ("accepted", cadre.id) in kinds and ("resolved", cadre.id) in kinds
+    # The 邻长's photo is theirs in the timeline, the photo of the fix the cadre's.
+    photos = [actor for kind, actor in kinds if kind == "attachment"]
+    assert photos == [town.people["reporter"].id, cadre.id]
     with Session(engine) as session:
         stored = session.get(Ticket, ticket.id)
         assert stored is not None and stored.state == "resolved"
