@@ -761,7 +761,7 @@ def correct(desk: Desk, actor: Actor, ticket_id: int | None, change: Correction)
         village = _village(desk.session, ticket, change)
         reroute = village.id != ticket.village_id
         locate(desk.session, ticket, village, change.group)
-        group = texts.CORRECTED_GROUP.format(number=change.group) if change.group else ""
+        group = texts.GROUP_NAME.format(number=change.group) if change.group else ""
         what = texts.CORRECTED_PLACE.format(village=village.name, group=group)
     elif change.urgent is not None:
         ticket.urgent = change.urgent
@@ -827,7 +827,7 @@ def find_village(session: Session, name: str, near: Place | None) -> Place | Non
 
 
 def _short_village(name: str) -> str:
-    for suffix in texts.VILLAGE_SUFFIXES:
+    for suffix in texts.VILLAGE_ENDINGS:
         name = name.removesuffix(suffix)
     return name
 
@@ -842,7 +842,7 @@ def _village(session: Session, ticket: Ticket, change: Correction) -> Place:
         return current
     names = village_names(session)
     exact = [n for n in names if n == body]
-    loose = [n for n in names if _short_village(n) == body.removesuffix(texts.VILLAGE_SUFFIXES[0])]
+    loose = [n for n in names if _short_village(n) == body.removesuffix(texts.VILLAGE_ENDINGS[0])]
     matches = exact or loose
     village = find_village(session, matches[0], current) if matches else None
     if village is None:

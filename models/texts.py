@@ -253,12 +253,9 @@ WITHDRAWN_REQUESTS_NOTE = "工单 #{id} 已撤回。"
 RATING_NOTES = {"satisfied": "满意", "basic": "基本满意", "unsatisfied": "不满意"}
 CORRECTED_CATEGORY = "类别改为{name}"
 CORRECTED_PLACE = "地点改为{village}{group}"
-CORRECTED_GROUP = "{number}组"
 CORRECTED_URGENT = "改为紧急"
 CORRECTED_NOT_URGENT = "改为不急"
 # An assignment's note: "曾香军｜unit_head:水利站" (who, and the route that chose them).
 ASSIGNED_NOTE = "{name}｜{route}"
 ASSIGNED_NOTE_SEPARATOR = "｜"
 TRANSITION_REFUSED = "工单 #{id} 当前状态不能进行这一步"
-# A village name as people shorten it: 张家村 → 张家, 城南社区 → 城南.
-VILLAGE_SUFFIXES = ("村", "社区")
