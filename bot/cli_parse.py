@@ -11,6 +11,7 @@ from typing import IO, Any
 import click
 from sqlalchemy.exc import SQLAlchemyError
 
+from bot import texts as bot_texts
 from config.settings import get_settings
 from config.taxonomy import load_taxonomy
 from handlers.intake import village_names
@@ -36,8 +37,12 @@ def roster_villages() -> tuple[str, ...]:
     return tuple(v["name"] for zone in data["zones"] for v in zone["villages"])
 
 
-def parse_line(parser: GrievanceParser, line: str) -> dict[str, Any]:
-    """One output object for one input line; bad input gets an `error` instead of a guess."""
+def parse_line(parser: GrievanceParser, line: str, explain: bool = False) -> dict[str, Any]:
+    """One output object for one input line; bad input gets an `error` instead of a guess.
+
+    With `explain`, also how sure the parser is: each field's confidence, the fields it is
+    unsure of, their candidates best first, and the one the bot would ask about.
+    """
     try:
         item = json.loads(line)
     except json.JSONDecodeError as exc:
@@ -57,12 +62,20 @@ def parse_line(parser: GrievanceParser, line: str) -> dict[str, Any]:
         urgent=result.urgent,
         households=result.households,
     )
+    if explain:
+        out.update(
+            confidence={"category": result.confidence, "village": result.village_confidence},
+            unsure=list(result.unsure_fields),
+            choices={field: list(result.choices(field)) for field in result.unsure_fields},
+            asks=result.ask_fields[0] if result.ask_fields else None,
+        )
     return out
 
 
 @click.command()
 @click.argument("source", type=click.File("r", encoding="utf-8"), default="-")
-def parse(source: IO[str]) -> None:
+@click.option("--explain", is_flag=True, help=bot_texts.PARSE_HELP_EXPLAIN)
+def parse(source: IO[str], explain: bool) -> None:
     """Parse JSON lines (text, reporter_village, reporter_group) from FILE or stdin."""
     try:
         taxonomy = load_taxonomy(get_settings().taxonomy_file)
@@ -73,7 +86,7 @@ def parse(source: IO[str]) -> None:
     for number, line in enumerate(source, start=1):
         if not line.strip():
             continue
-        out = parse_line(parser, line)
+        out = parse_line(parser, line, explain)
         if "error" in out:
             errors += 1
             click.echo(f"line {number}: {out['error']}", err=True)

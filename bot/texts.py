@@ -69,3 +69,6 @@ LEARN_MEASURED = "交叉验证：模型分类准确率 {model:.1%}，规则在�
 LEARN_MEASURED_UNSURE = "其中规则拿不准分类的 {rows} 件：模型 {model:.1%}，规则 {rules:.1%}"
 LEARN_USED = "模型胜过规则：规则拿不准分类时参考模型。已保存到 {path}"
 LEARN_NOT_USED = "模型没有胜过规则，不会使用（仍保存到 {path}，供以后比较）"
+
+# ================================================================ parse (bot/cli_parse.py)
+PARSE_HELP_EXPLAIN = "同时输出各字段的把握程度、拿不准的字段和候选项，以及机器人会追问哪一项"

@@ -61,3 +61,27 @@ def test_parse_on_the_eval_set_matches_the_labels(run_cli) -> None:  # type: ign
     for field in FIELDS:
         right = sum(g[field] == p[field] for g, p in zip(gold, got, strict=True))
         assert right / len(gold) >= 0.9, field
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+def test_parse_explain_says_how_sure_and_what_it_would_ask(run_cli) -> None:  # type: ignore[no-untyped-def]
+    lines = [
+        {
+            "text": "张家村3组停水了，十几户没水吃",
+            "reporter_village": "张家村",
+            "reporter_group": 2,
+        },
+        {"text": "学校门口的路坑坑洼洼", "reporter_village": "张家村", "reporter_group": 2},
+    ]
+    stdin = "\n".join(json.dumps(x, ensure_ascii=False) for x in lines)
+    plain = run_cli("parse", input=stdin)
+    assert "confidence" not in plain.output  # the eval contract stays as it is
+    result = run_cli("parse", "--explain", input=stdin)
+    assert result.exit_code == 0, result.output
+    sure, unsure = (json.loads(line) for line in result.output.splitlines())
+    assert sure["unsure"] == [] and sure["asks"] is None
+    assert sure["confidence"]["category"] >= 0.65
+    # Two topics in one line: the bot asks which, offering both, best first.
+    assert unsure["asks"] == "category" and "category" in unsure["unsure"]
+    assert unsure["choices"]["category"][:2] == ["education", "road"]
+    assert unsure["confidence"]["category"] < 0.65
