@@ -26,6 +26,8 @@ from werkzeug.serving import BaseWSGIServer, make_server
 
 from bot.app import create_app
 from config.settings import Settings
+from tests.fake_wechat import FakeWeChat, running_fake, wechat_settings
+from tests.town import SmallTown, build_small_town
 
 ROOT = Path(__file__).resolve().parents[2]
 SCREENSHOTS = Path(os.environ.get("GRIEVANCE_SCREENSHOTS", ROOT / "instance" / "screenshots"))
@@ -182,3 +184,30 @@ def png(width: int, height: int, colour: tuple[int, int, int]) -> bytes:
         + chunk(b"IDAT", zlib.compress(bytes(rows)))
         + chunk(b"IEND", b"")
     )
+
+
+@pytest.fixture
+def town(engine: Engine) -> SmallTown:
+    """桃花镇, the small town of tests/town.py (a test module may build its own instead)."""
+    return build_small_town(engine)
+
+
+@pytest.fixture
+def fake() -> Iterator[FakeWeChat]:
+    """A fake WeChat API on loopback."""
+    with running_fake() as running:
+        yield running
+
+
+@pytest.fixture
+def wired(web_settings: Settings, fake: FakeWeChat) -> Settings:
+    """Settings that deliver and download through the fake WeChat."""
+    return wechat_settings(web_settings, fake)
+
+
+@pytest.fixture
+def site(wired: Settings, engine: Engine, port: int) -> Iterator[LiveServer]:
+    """The app on a free port, wired to the fake WeChat."""
+    server = serve(create_app(wired, engine=engine), port)
+    yield server
+    server.stop()

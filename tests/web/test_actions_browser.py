@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
-import pytest
 from sqlalchemy import Engine
 from sqlmodel import Session, col, select
 
@@ -15,37 +13,12 @@ from models.base import utcnow
 from models.outbox import OutboxMessage
 from models.ticket import Attachment, Ticket, TicketEvent
 from tests.builders import say
-from tests.fake_wechat import FakeWeChat, running_fake, wechat_settings
-from tests.town import SmallTown, build_small_town
-from tests.web.conftest import LiveServer, png, serve, shoot, submit
+from tests.fake_wechat import FakeWeChat
+from tests.town import SmallTown
+from tests.web.conftest import LiveServer, png, shoot, submit
 from tests.web.test_ticket_page import link_sent_to, reported_with_photo
 from web.links import sign_in_token, sign_in_url
 from web.uploads import RESULT_LABEL
-
-
-@pytest.fixture
-def fake() -> Iterator[FakeWeChat]:
-    with running_fake() as running:
-        yield running
-
-
-@pytest.fixture
-def town(engine: Engine) -> SmallTown:
-    return build_small_town(engine)
-
-
-@pytest.fixture
-def wired(web_settings: Settings, fake: FakeWeChat) -> Settings:
-    return wechat_settings(web_settings, fake)
-
-
-@pytest.fixture
-def site(wired: Settings, engine: Engine, port: int) -> Iterator[LiveServer]:
-    from bot.app import create_app
-
-    server = serve(create_app(wired, engine=engine), port)
-    yield server
-    server.stop()
 
 
 def events(engine: Engine, ticket_id: int | None) -> list[tuple[str, int | None]]:

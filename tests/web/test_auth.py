@@ -23,15 +23,10 @@ from config.settings import Settings
 from models.base import utcnow
 from models.outbox import OutboxMessage
 from models.signin import MAX_CODES_PER_HOUR, MAX_TRIES, SignInCode
-from tests.town import SmallTown, build_small_town
+from tests.town import SmallTown
 from web.links import sign_in_token, sign_in_url
 
 CODE = re.compile(r"验证码：(\d{6})")
-
-
-@pytest.fixture
-def town(engine: Engine) -> SmallTown:
-    return build_small_town(engine)
 
 
 @pytest.fixture

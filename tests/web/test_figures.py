@@ -17,15 +17,10 @@ from models.base import utcnow
 from models.db import unit_of_work
 from models.ticket import Ticket
 from tests.builders import say
-from tests.town import SmallTown, build_small_town
+from tests.town import SmallTown
 from tests.web.conftest import LiveServer, shoot
 from web.figures import ECHARTS
 from web.links import sign_in_token, sign_in_url
-
-
-@pytest.fixture
-def town(engine: Engine) -> SmallTown:
-    return build_small_town(engine)
 
 
 def busy_town(live: LiveServer, engine: Engine, town: SmallTown) -> None:

@@ -5,7 +5,6 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
-import pytest
 from sqlalchemy import Engine
 from sqlmodel import Session, select
 
@@ -14,14 +13,9 @@ from models.base import utcnow
 from models.db import unit_of_work
 from models.ticket import Ticket
 from tests.builders import say
-from tests.town import SmallTown, build_small_town
+from tests.town import SmallTown
 from tests.web.conftest import LiveServer, shoot, submit
 from web.links import sign_in_url
-
-
-@pytest.fixture
-def town(engine: Engine) -> SmallTown:
-    return build_small_town(engine)
 
 
 def report(live: LiveServer, town: SmallTown, key: str, text: str) -> Ticket:

@@ -13,14 +13,9 @@ from sqlmodel import Session
 from models.base import utcnow
 from models.db import unit_of_work
 from models.outbox import OutboxMessage, OutboxStatus, enqueue
-from tests.town import SmallTown, build_small_town
+from tests.town import SmallTown
 from tests.web.conftest import LiveServer, shoot, submit
 from web.links import sign_in_url
-
-
-@pytest.fixture
-def town(engine: Engine) -> SmallTown:
-    return build_small_town(engine)
 
 
 def dead_letter(engine: Engine, person_id: int | None, text: str, error: str) -> int:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import pytest
 from sqlalchemy import Engine
 from sqlmodel import Session, col, select
 
@@ -13,12 +12,7 @@ from models.place import Place
 from models.scope import may_see, visible_tickets
 from models.ticket import Ticket
 from models.tickets import locate, new_ticket
-from tests.town import SmallTown, build_small_town
-
-
-@pytest.fixture
-def town(engine: Engine) -> SmallTown:
-    return build_small_town(engine)
+from tests.town import SmallTown
 
 
 def make_ticket(

@@ -5,7 +5,6 @@ from __future__ import annotations
 import re
 from typing import Any
 
-import pytest
 from flask.testing import FlaskClient
 from sqlalchemy import Engine
 from sqlmodel import Session, select
@@ -15,16 +14,11 @@ from models.base import utcnow
 from models.outbox import OutboxMessage
 from models.ticket import Ticket
 from tests.builders import say, send_xml
-from tests.town import SmallTown, build_small_town
+from tests.town import SmallTown
 from tests.web.conftest import LiveServer, shoot, submit
 from web.links import sign_in_url
 
 CODE = re.compile(r"验证码：(\d{6})")
-
-
-@pytest.fixture
-def town(engine: Engine) -> SmallTown:
-    return build_small_town(engine)
 
 
 def test_a_dispatcher_signs_in_with_the_code_from_wechat(

@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
 from typing import Any
 
-import pytest
 from flask.testing import FlaskClient
 from sqlalchemy import Engine
 from sqlmodel import Session, select
@@ -17,38 +15,12 @@ from config.settings import Settings
 from models.base import utcnow
 from models.ticket import Attachment, Ticket
 from tests.builders import say, send_xml
-from tests.fake_wechat import FakeWeChat, running_fake, wechat_settings
-from tests.town import SmallTown, build_small_town
-from tests.web.conftest import LiveServer, png, serve, shoot
+from tests.fake_wechat import FakeWeChat
+from tests.town import SmallTown
+from tests.web.conftest import LiveServer, png, shoot
 from web.links import sign_in_url
 
 LINK = re.compile(r"查看详情：(\S+)")
-
-
-@pytest.fixture
-def fake() -> Iterator[FakeWeChat]:
-    with running_fake() as running:
-        yield running
-
-
-@pytest.fixture
-def town(engine: Engine) -> SmallTown:
-    return build_small_town(engine)
-
-
-@pytest.fixture
-def wired(web_settings: Settings, fake: FakeWeChat) -> Settings:
-    """Settings that deliver and download through the fake WeChat."""
-    return wechat_settings(web_settings, fake)
-
-
-@pytest.fixture
-def site(wired: Settings, engine: Engine, port: int) -> Iterator[LiveServer]:
-    from bot.app import create_app
-
-    server = serve(create_app(wired, engine=engine), port)
-    yield server
-    server.stop()
 
 
 def send_photo(client: FlaskClient, phone: Phone, sender: str, media_id: str) -> None:
