@@ -535,15 +535,3 @@ class Ladder:
             )
             self._liaisons[village_id] = list(self.session.exec(stmt))
         return self._liaisons[village_id]
-
-
-def supervisors_for(session: Session, ticket: Ticket, assignee: Person) -> list[Person]:
-    """Who hears of a passed deadline (see Ladder.supervisors)."""
-    return Ladder(session).supervisors(ticket, assignee)
-
-
-def leaders_for(
-    session: Session, ticket: Ticket, assignee: Person, supervisors: list[Person]
-) -> list[Person]:
-    """Who is asked to 督办 (see Ladder.leaders)."""
-    return Ladder(session).leaders(ticket, assignee, supervisors)

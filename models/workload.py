@@ -76,12 +76,6 @@ def busiest_categories(session: Session, place: Place, limit: int) -> list[tuple
     return [(code, count) for code, count in session.exec(stmt).all()]
 
 
-def open_assignee_ids(session: Session) -> list[int]:
-    """Everyone who holds an open ticket, by id."""
-    stmt = select(Ticket.assignee_id).where(col(Ticket.state).in_(OPEN)).distinct()
-    return sorted(i for i in session.exec(stmt).all() if i is not None)
-
-
 def people_with_roles(session: Session, roles: Collection[Role]) -> list[Person]:
     """The active people holding any of `roles`, by id."""
     stmt = (
